@@ -1,0 +1,61 @@
+/**
+ * Read the module the way `dagger call` will: run the SDK's own introspector offline (DRY_RUN=1)
+ * on modules/pipeline/src and return its JSON. The result is what `dagger call <fn> --help` shows.
+ */
+import { execFile } from "node:child_process";
+import { copyFile, mkdtemp } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, "../..");
+const SDK_DIR = path.join(REPO_ROOT, "node_modules/@dagger.io/dagger/dist/src");
+
+export interface IntrospectedArgument {
+  name: string;
+  description: string;
+  type: { kind: string; name?: string; typeDef?: { kind: string; name?: string } };
+  isOptional: boolean;
+  isNullable: boolean;
+  defaultValue?: string;
+  defaultPath?: string;
+  ignore?: string[];
+}
+export interface IntrospectedFunction {
+  name: string;
+  description: string;
+  arguments: Record<string, IntrospectedArgument>;
+  returnType: { kind: string; name?: string };
+}
+export interface IntrospectedModule {
+  name: string;
+  description: string;
+  objects: Record<string, { name: string; description: string; methods: Record<string, IntrospectedFunction> }>;
+}
+
+let cached: Promise<IntrospectedModule> | undefined;
+
+export function introspectModule(): Promise<IntrospectedModule> {
+  cached ??= (async () => {
+    // The introspector wants the generated client as a .ts file next to the module's sources.
+    const dir = await mkdtemp(path.join(os.tmpdir(), "introspect-"));
+    const client = path.join(dir, "client.gen.ts");
+    await copyFile(path.join(SDK_DIR, "api/client.gen.d.ts"), client);
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [path.join(SDK_DIR, "module/entrypoint/introspection_entrypoint.js"), "pipeline", path.join(REPO_ROOT, "modules/pipeline/src"), client],
+      { env: { ...process.env, DRY_RUN: "1" }, maxBuffer: 64 * 1024 * 1024 },
+    );
+    return JSON.parse(stdout) as IntrospectedModule;
+  })();
+  return cached;
+}
+
+/** camelCase -> the kebab-case flag `dagger call` shows. */
+export function flagName(argName: string): string {
+  return "--" + argName.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+}
+
+export function functionName(methodName: string): string {
+  return methodName.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+}
