@@ -1,0 +1,343 @@
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  assertHclExpression,
+  formatHclString,
+  getHclAttribute,
+  listHclAttributes,
+  parseHclStringLiteral,
+  setHclAttribute,
+  tokenizeHcl,
+} from "../../modules/pipeline/src/lib/hcl.js";
+import { PipelineError } from "../../modules/pipeline/src/lib/errors.js";
+import { jsonDiffPaths, parseHcl } from "../support/hcl-parse.js";
+
+const SAMPLES = "/work/shared/data/terragrunt";
+const samples = readdirSync(SAMPLES)
+  .filter((f) => f.endsWith(".hcl"))
+  .sort();
+
+/** Put `image_version = "old"` where a real unit would have it: inputs object, else locals, else a new inputs. */
+function withAttribute(text: string): { text: string; jsonPath: string } {
+  const nl = text.includes("\r\n") ? "\r\n" : "\n";
+  const inputs = /^inputs\s*=\s*\{[^\S\n]*\r?\n/m.exec(text);
+  if (inputs) {
+    const at = inputs.index + inputs[0].length;
+    return { text: `${text.slice(0, at)}  image_version = "old"${nl}${text.slice(at)}`, jsonPath: "inputs.image_version" };
+  }
+  const locals = /^locals\s*\{[^\S\n]*\r?\n/m.exec(text);
+  if (locals) {
+    const at = locals.index + locals[0].length;
+    return { text: `${text.slice(0, at)}  image_version = "old"${nl}${text.slice(at)}`, jsonPath: "locals[0].image_version" };
+  }
+  const sep = text.endsWith("\n") ? "" : nl;
+  return { text: `${text}${sep}${nl}inputs = {${nl}  image_version = "old"${nl}}${nl}`, jsonPath: "inputs.image_version" };
+}
+
+function expectPipelineError(fn: () => unknown, code: string, ...fragments: string[]): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught, "expected a PipelineError").toBeInstanceOf(PipelineError);
+  const err = caught as PipelineError;
+  expect(err.code).toBe(code);
+  for (const f of fragments) expect(err.message).toContain(f);
+}
+
+describe("setHclAttribute on the shared terragrunt samples", () => {
+  it("has samples to test", () => {
+    expect(samples.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it.each(samples)("%s: the real parser sees only image_version change", async (file) => {
+    const original = readFileSync(path.join(SAMPLES, file), "utf8");
+    const { text: before, jsonPath } = withAttribute(original);
+    const after = setHclAttribute(before, { name: "image_version", value: '"v1.2.3"', file });
+    expect(after.changed).toBe(true);
+    expect(after.previous).toBe('"old"');
+
+    const jsonBefore = await parseHcl(before, file);
+    const jsonAfter = await parseHcl(after.text, file);
+    expect(jsonDiffPaths(jsonBefore, jsonAfter)).toEqual([jsonPath]);
+    // Byte-level: everything but the value is identical.
+    expect(after.text).toBe(before.replace('image_version = "old"', 'image_version = "v1.2.3"'));
+    expect(getHclAttribute(after.text, { name: "image_version", file })?.value).toBe('"v1.2.3"');
+  });
+
+  it.each(samples)("%s: without the attribute, the error names the file and the fix", (file) => {
+    const original = readFileSync(path.join(SAMPLES, file), "utf8");
+    expectPipelineError(
+      () => setHclAttribute(original, { name: "image_version", value: '"v1"', file: `dev/apps/x/${file}` }),
+      "HCL_ATTRIBUTE_MISSING",
+      `dev/apps/x/${file} has no image_version attribute`,
+      'add `image_version = ""` to the inputs',
+    );
+  });
+
+  it.each(samples)("%s: tokenizes and lists attributes without error; the original parses", async (file) => {
+    const original = readFileSync(path.join(SAMPLES, file), "utf8");
+    await expect(parseHcl(original, file)).resolves.toBeTypeOf("object");
+    expect(listHclAttributes(original, file).length).toBeGreaterThan(0);
+  });
+
+  it("edits docker_image_version (a suffix look-alike) only when asked by its own name", () => {
+    const file = "gruntwork_dry_prod_frontend_terragrunt.hcl";
+    const text = readFileSync(path.join(SAMPLES, file), "utf8");
+    const r = setHclAttribute(text, { name: "docker_image_version", value: '"v12"', file });
+    expect(r).toMatchObject({ changed: true, previous: '"v11"', line: 15, scope: "inputs" });
+    expect(r.text).toBe(text.replace('"v11"', '"v12"'));
+  });
+});
+
+interface EdgeCase {
+  name: string;
+  text: string;
+  value?: string;
+  scope?: string;
+  /** Expected output text; defaults to a single replacement of `"old"` by the value. */
+  expected?: string;
+  jsonPath: string;
+}
+
+const edgeCases: EdgeCase[] = [
+  {
+    name: "heredoc with look-alike text before the real attribute",
+    text: [
+      'generate "provider" {',
+      '  path     = "provider.tf"',
+      "  contents = <<EOF",
+      'image_version = "not-me"',
+      "inputs = {",
+      '  image_version = "nor-me"',
+      "}",
+      "EOF",
+      "}",
+      "",
+      "inputs = {",
+      '  image_version = "old"',
+      "}",
+      "",
+    ].join("\n"),
+    jsonPath: "inputs.image_version",
+  },
+  {
+    name: "indented heredoc <<-EOT with the marker word inside",
+    text: [
+      "locals {",
+      "  script = <<-EOT",
+      "    EOT is only the end when alone on its line",
+      '    image_version = "no"',
+      "    EOT",
+      '  image_version = "old" # trailing comment',
+      "}",
+      "",
+    ].join("\n"),
+    jsonPath: "locals[0].image_version",
+  },
+  {
+    name: "comments of all three kinds, including commented-out assignments",
+    text: [
+      '# image_version = "hash-comment"',
+      '// image_version = "slash-comment"',
+      "/* multi-line",
+      '   image_version = "block-comment"',
+      "*/",
+      "inputs = {",
+      '  // image_version = "inside"',
+      '  image_version /* why */ = /* lead */ "old" /* tail */ // end',
+      "}",
+      "",
+    ].join("\n"),
+    jsonPath: "inputs.image_version",
+  },
+  {
+    name: "a string that contains `image_version =` and an interpolation with braces and quotes",
+    text: [
+      "inputs = {",
+      '  note          = "image_version = \\"fake\\" ${lookup({ a = "}" }, "a", "image_version = x")}"',
+      '  image_version = "old"',
+      "}",
+      "",
+    ].join("\n"),
+    jsonPath: "inputs.image_version",
+  },
+  {
+    name: "no trailing newline is kept",
+    text: 'inputs = {\n  replicas      = 5\n  image_version = "old"\n}',
+    jsonPath: "inputs.image_version",
+  },
+  {
+    name: "CRLF line ends are kept",
+    text: 'locals {\r\n  a = 1\r\n}\r\n\r\ninputs = {\r\n  image_version  =   "old"\r\n  b = "x"\r\n}\r\n',
+    jsonPath: "inputs.image_version",
+  },
+  {
+    name: "top-level attribute, unaligned =",
+    text: 'image_version="old"\nother = 2\n',
+    jsonPath: "image_version",
+  },
+  {
+    name: "inside a one-line object and a function call",
+    text: 'inputs = merge(local.base, { replicas = 2, image_version = "old" })\n',
+    jsonPath: "inputs",
+  },
+  {
+    name: "non-string previous value (expression with a traversal) replaced by a string",
+    text: 'inputs = {\n  image_version = local.versions["api"]\n}\n',
+    expected: 'inputs = {\n  image_version = "v1.2.3"\n}\n',
+    jsonPath: "inputs.image_version",
+  },
+  {
+    name: "two places, disambiguated by scope",
+    text: 'locals {\n  image_version = "local"\n}\n\ninputs = {\n  image_version = "old"\n}\n',
+    scope: "inputs",
+    jsonPath: "inputs.image_version",
+  },
+  {
+    name: "escaped interpolation $${ inside a string",
+    text: 'inputs = {\n  tmpl          = "$${not} %%{ nor }"\n  image_version = "old"\n}\n',
+    jsonPath: "inputs.image_version",
+  },
+  {
+    name: "value is an object spanning lines",
+    text: 'inputs = {\n  image_version = {\n    api = "a"\n  }\n  z = 1\n}\n',
+    expected: 'inputs = {\n  image_version = "v1.2.3"\n  z = 1\n}\n',
+    jsonPath: "inputs.image_version",
+  },
+  {
+    name: "quoted key with colon separator",
+    text: 'inputs = {\n  "image_version": "old",\n  other: 1\n}\n',
+    jsonPath: "inputs.image_version",
+  },
+];
+
+describe("setHclAttribute edge cases (checked with the real parser)", () => {
+  it.each(edgeCases)("$name", async (c) => {
+    const value = c.value ?? '"v1.2.3"';
+    const result = setHclAttribute(c.text, { name: "image_version", value, file: "t.hcl", scope: c.scope });
+    const expected = c.expected ?? c.text.replace('"old"', value);
+    expect(result.text).toBe(expected);
+    expect(result.changed).toBe(true);
+    const before = await parseHcl(c.text);
+    const after = await parseHcl(result.text);
+    expect(jsonDiffPaths(before, after)).toEqual([c.jsonPath]);
+    // Setting it again is a no-op with the same bytes.
+    const again = setHclAttribute(result.text, { name: "image_version", value, file: "t.hcl", scope: c.scope });
+    expect(again).toMatchObject({ changed: false, previous: value, text: result.text });
+  });
+
+  it("keeps the line number of the attribute", () => {
+    const r = setHclAttribute(edgeCases[0]!.text, { name: "image_version", value: '"x"', file: "t.hcl" });
+    expect(r.line).toBe(12);
+    expect(r.scope).toBe("inputs");
+  });
+});
+
+describe("errors", () => {
+  const cases: { name: string; text: string; code: string; fragments: string[]; scope?: string }[] = [
+    {
+      name: "several matches without a scope",
+      text: 'locals {\n  image_version = "a"\n}\ninputs = {\n  image_version = "b"\n}\n',
+      code: "HCL_INVALID",
+      fragments: ["t.hcl sets image_version 2 times", "t.hcl:2 (locals)", "t.hcl:5 (inputs)", "--scope locals"],
+    },
+    {
+      name: "scope without the attribute",
+      text: 'locals {\n  image_version = "a"\n}\n',
+      scope: "inputs",
+      code: "HCL_ATTRIBUTE_MISSING",
+      fragments: ["t.hcl has no image_version attribute in inputs"],
+    },
+    {
+      name: "only inside a heredoc",
+      text: 'x = <<EOF\nimage_version = "a"\nEOF\n',
+      code: "HCL_ATTRIBUTE_MISSING",
+      fragments: ["t.hcl has no image_version"],
+    },
+    { name: "unterminated string", text: 'a = 1\nb = "open\n', code: "HCL_INVALID", fragments: ["t.hcl:2: unterminated string"] },
+    { name: "unterminated heredoc", text: "a = 1\n\nb = <<EOF\nnever closed\n", code: "HCL_INVALID", fragments: ["t.hcl:3: unterminated heredoc <<EOF"] },
+    { name: "unterminated block comment", text: "/* oops\nimage_version = 1\n", code: "HCL_INVALID", fragments: ["t.hcl:1: unterminated /* comment"] },
+    { name: "unclosed block", text: 'inputs {\n  image_version = "a"\n', code: "HCL_INVALID", fragments: ["t.hcl:1: block opened here is never closed"] },
+    { name: "stray closing brace", text: 'image_version = "a"\n}\n', code: "HCL_INVALID", fragments: ["t.hcl:2: unexpected }"] },
+    { name: "attribute without value", text: "inputs = {\n  image_version =\n}\n", code: "HCL_INVALID", fragments: ["t.hcl:2: attribute image_version has no value"] },
+  ];
+  it.each(cases)("$name", (c) => {
+    expectPipelineError(() => setHclAttribute(c.text, { name: "image_version", value: '"v"', file: "t.hcl", scope: c.scope }), c.code, ...c.fragments);
+  });
+
+  it.each([
+    { name: "empty", value: "", fragment: "it is empty" },
+    { name: "unquoted word with a newline", value: "a\nb", fragment: "spans several lines" },
+    { name: "unterminated string", value: '"v1', fragment: "unterminated string" },
+    { name: "name = value", value: 'image_version = "v1"', fragment: "contains = outside brackets" },
+    { name: "unbalanced bracket", value: '["a"', fragment: "unclosed [" },
+    { name: "comment", value: '"a" # c', fragment: "contains a comment" },
+    { name: "two values", value: '"a", "b"', fragment: "contains , outside brackets" },
+  ])("invalid value expression: $name", ({ value, fragment }) => {
+    expectPipelineError(
+      () => setHclAttribute('image_version = "x"\n', { name: "image_version", value, file: "t.hcl" }),
+      "ARGUMENT_INVALID",
+      fragment,
+    );
+  });
+
+  it("rejects an attribute name that is not an identifier", () => {
+    expectPipelineError(() => setHclAttribute("a = 1\n", { name: "a b", value: "1", file: "t.hcl" }), "ARGUMENT_INVALID", '"a b" is not an HCL identifier');
+  });
+
+  it.each(['"v1.2.3"', "5", "true", 'upper("x")', '["a", { b = 1 }]', 'local.x["y"]', '"${var.a}-b"'])("accepts the expression %s", async (v) => {
+    expect(() => assertHclExpression(v)).not.toThrow();
+    await expect(parseHcl(`a = ${v}\n`)).resolves.toHaveProperty("a");
+  });
+});
+
+describe("helpers", () => {
+  it.each([
+    { name: "plain", s: "v1.2.3" },
+    { name: "quotes and backslash", s: 'a"b\\c' },
+    { name: "interpolation markers", s: "${x} %{y}" },
+    { name: "newline and tab", s: "a\nb\tc" },
+  ])("formatHclString round-trips through the real parser: $name", async ({ s }) => {
+    const expr = formatHclString(s);
+    expect(parseHclStringLiteral(expr)).toBe(s);
+    // hcl2json emits HCL's JSON syntax, where strings are templates too: `${` stays escaped as `$${`.
+    const jsonTemplate = s.replace(/\$\{/g, () => "$${").replace(/%\{/g, () => "%%{");
+    expect((await parseHcl(`a = ${expr}\n`)).a).toBe(jsonTemplate);
+  });
+
+  it("parseHclStringLiteral is undefined for non-literals", () => {
+    expect(parseHclStringLiteral('"${x}"')).toBeUndefined();
+    expect(parseHclStringLiteral("local.x")).toBeUndefined();
+  });
+
+  it("getHclAttribute returns undefined when absent and the value when present", () => {
+    expect(getHclAttribute("a = 1\n", { name: "image_version", file: "t.hcl" })).toBeUndefined();
+    expect(getHclAttribute('locals {\n  image_version = "v"\n}\n', { name: "image_version", file: "t.hcl" })).toEqual({
+      value: '"v"',
+      line: 2,
+      scope: "locals",
+    });
+  });
+
+  it("lists attributes with their block paths (labels included)", () => {
+    const attrs = listHclAttributes('dependency "vpc" {\n  config_path = "../vpc"\n}\ninputs = { a = { b = 1 } }\n');
+    expect(attrs.map((a) => `${a.path.join(".")}:${a.name}=${a.value}`)).toEqual([
+      'dependency.vpc:config_path="../vpc"',
+      "inputs.a:b=1",
+      "inputs:a={ b = 1 }",
+      "inputs={ a = { b = 1 } }",
+    ].map((s) => (s.startsWith("inputs={") ? ":inputs={ a = { b = 1 } }" : s)));
+  });
+
+  it("tokenizes CRLF newlines as single tokens and keeps offsets", () => {
+    const text = 'a = "x"\r\nb = 1';
+    const tokens = tokenizeHcl(text);
+    expect(tokens.map((t) => t.kind)).toEqual(["ident", "punct", "string", "newline", "ident", "punct", "other"]);
+    expect(tokens.every((t) => text.slice(t.start, t.end) === t.text)).toBe(true);
+    expect(tokens.at(-1)!.line).toBe(2);
+  });
+});
