@@ -169,7 +169,7 @@ export const DEFAULT_CONFIG: PipelineConfig = {
     postgresImage: "postgres:15",
     redisImage: "redis:7",
     specGlob: "spec/**/*_spec.rb",
-    setupCommands: [["bundle", "exec", "rake", "db:schema:load"]],
+    setupCommands: [["bundle", "exec", "rake", "db:create", "db:schema:load"]],
     timingsFile: "spec/timings.json",
     lintCommand: ["bundle", "exec", "rubocop", "--no-parallel"],
   },

@@ -1,0 +1,34 @@
+/**
+ * Credentials a run needs, as Dagger `Secret`s only. The `with*` builders on `Pipeline` fill this
+ * in; concern modules (images, deploy, secrets) receive it as a plain object. Nothing here is ever
+ * turned into plaintext except right at the AWS/registry client that needs it.
+ */
+import type { Secret } from "@dagger.io/dagger";
+
+export interface AwsSecrets {
+  accessKeyId?: Secret;
+  secretAccessKey?: Secret;
+  sessionToken?: Secret;
+  /** The text of a shared credentials file (~/.aws/credentials) and the profile to use. */
+  credentialsFile?: Secret;
+  profile?: string;
+  /** A CI OIDC token (CircleCI: $CIRCLE_OIDC_TOKEN_V2) and the role it may assume. */
+  webIdentityToken?: Secret;
+  webIdentityRoleArn?: string;
+}
+
+export interface RunCredentials {
+  aws: AwsSecrets;
+  /** Mounted as a BuildKit secret while gems install (private GitHub gems). */
+  githubToken?: Secret;
+  /** For registries other than ECR (ECR auth comes from AWS). */
+  registryUsername?: string;
+  registryPassword?: Secret;
+  /** infrastructure-live access: an SSH private key or an HTTPS token. */
+  gitSshKey?: Secret;
+  gitToken?: Secret;
+}
+
+export function hasAwsCredentials(aws: AwsSecrets): boolean {
+  return Boolean((aws.accessKeyId && aws.secretAccessKey) || aws.credentialsFile || (aws.webIdentityToken && aws.webIdentityRoleArn));
+}

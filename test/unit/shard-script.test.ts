@@ -1,0 +1,100 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { formatShardScript, SHARD_EXIT, shellQuote, type ShardScriptInput } from "../../modules/pipeline/src/lib/shard-script.js";
+
+const base: ShardScriptInput = {
+  shardIndex: 2,
+  shardCount: 8,
+  units: ["spec/models/loan_spec.rb", "spec/big_spec.rb[1:3:2]", "spec/big_spec.rb:42"],
+  setupCommands: [["bundle", "exec", "rake", "db:create", "db:schema:load"]],
+  outDir: "/tmp/out",
+  postgres: { host: "postgres", port: 5432 },
+  redis: { host: "redis", port: 6379 },
+  readinessTimeoutSeconds: 2,
+};
+
+/** A folder of stand-in tools: only the script's control flow is under test here (the real tools run in test/integration). */
+function fakeTools(behaviour: { pgReady?: boolean; setupExit?: number; rspecExit?: number }): { bin: string; log: string } {
+  const bin = mkdtempSync(path.join(os.tmpdir(), "fake-tools-"));
+  const log = path.join(bin, "calls.log");
+  const tool = (name: string, body: string) => {
+    writeFileSync(path.join(bin, name), `#!/usr/bin/env bash\necho "${name} $*" >> ${log}\n${body}\n`);
+    chmodSync(path.join(bin, name), 0o755);
+  };
+  tool("pg_isready", `exit ${behaviour.pgReady === false ? 2 : 0}`);
+  tool("redis-cli", "echo PONG");
+  tool(
+    "bundle",
+    `if [ "$2" = rake ]; then exit ${behaviour.setupExit ?? 0}; fi
+while [ $# -gt 0 ]; do if [ "$1" = --out ]; then echo '<testsuite/>' > "$2"; fi; shift; done
+exit ${behaviour.rspecExit ?? 0}`,
+  );
+  return { bin, log };
+}
+
+function run(input: ShardScriptInput, behaviour: Parameters<typeof fakeTools>[0]) {
+  const { bin, log } = fakeTools(behaviour);
+  const out = mkdtempSync(path.join(os.tmpdir(), "shard-out-"));
+  const script = path.join(out, "shard.sh");
+  writeFileSync(script, formatShardScript({ ...input, outDir: out }));
+  const res = spawnSync("bash", [script], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, encoding: "utf8" });
+  const calls = readFileSync(log, "utf8").trim().split("\n");
+  return { ...res, out, calls };
+}
+
+describe("formatShardScript", () => {
+  it("is valid bash", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "shard-syntax-"));
+    writeFileSync(path.join(dir, "s.sh"), formatShardScript(base));
+    expect(() => execFileSync("bash", ["-n", path.join(dir, "s.sh")])).not.toThrow();
+  });
+
+  it("passes every unit to rspec as one argument, with JUnit and progress output", () => {
+    const r = run(base, {});
+    expect(r.status).toBe(0);
+    const rspec = r.calls.find((c) => c.includes("rspec"))!;
+    expect(rspec).toBe(
+      `bundle exec rspec --format RspecJunitFormatter --out ${r.out}/junit.xml --format progress --force-color spec/models/loan_spec.rb spec/big_spec.rb[1:3:2] spec/big_spec.rb:42`,
+    );
+    expect(r.calls[0]).toBe("pg_isready -q -h postgres -p 5432");
+    expect(r.calls.indexOf("bundle exec rake db:create db:schema:load")).toBeLessThan(r.calls.indexOf(rspec));
+    expect(readFileSync(path.join(r.out, "exit-code"), "utf8").trim()).toBe("0");
+    expect(Number(readFileSync(path.join(r.out, "seconds"), "utf8"))).toBeGreaterThanOrEqual(0);
+  });
+
+  it("records rspec's failure exit code instead of stopping early", () => {
+    const r = run(base, { rspecExit: 1 });
+    expect(r.status).toBe(1);
+    expect(readFileSync(path.join(r.out, "exit-code"), "utf8").trim()).toBe("1");
+    expect(readFileSync(path.join(r.out, "junit.xml"), "utf8")).toContain("testsuite");
+  });
+
+  it("fails with a distinct code when postgres never becomes ready", () => {
+    const r = run(base, { pgReady: false });
+    expect(r.status).toBe(SHARD_EXIT.SERVICE_NOT_READY);
+    expect(r.stderr).toContain("pipeline: postgres not ready after 2s");
+  });
+
+  it("fails with a distinct code when a setup command fails", () => {
+    const r = run(base, { setupExit: 3 });
+    expect(r.status).toBe(SHARD_EXIT.SETUP_FAILED);
+    expect(r.stderr).toContain("setup command failed: bundle exec rake db:create db:schema:load");
+  });
+
+  it("an empty shard writes an empty report and never runs the whole suite", () => {
+    const r = run({ ...base, units: [] }, {});
+    expect(r.status).toBe(0);
+    expect(r.calls.some((c) => c.includes("rspec"))).toBe(false);
+    expect(readFileSync(path.join(r.out, "junit.xml"), "utf8")).toContain('tests="0"');
+  });
+});
+
+describe("shellQuote", () => {
+  it.each([["plain"], ["spec/a b_spec.rb"], ["it's"], ["$(rm -rf /)"], ["a\nb"], ["[1:2]"], [""]])("round-trips %j through bash", (word) => {
+    const echoed = execFileSync("bash", ["-c", `printf %s ${shellQuote(word)}`]).toString();
+    expect(echoed).toBe(word);
+  });
+});
