@@ -1,0 +1,136 @@
+/**
+ * `check-env`: the lint that runs before `plan` and `deploy`. Pure.
+ *
+ * - In the environments that must be encrypted (stage and prod), a key that looks secret must not
+ *   hold a plaintext value: it needs a `kmscrypt::` token (or an entry in
+ *   `secrets.plaintextAllowList`). Empty values are not secrets.
+ * - In every environment, a `kmscrypt::` token must be valid base64 of a KMS blob, and the file
+ *   must parse (malformed lines, duplicate keys).
+ *
+ * Which keys look secret (`looksSecret`): the key is split into `_`-separated words and compared
+ * case-insensitively with `secrets.secretKeyPatterns` (PASSWORD, TOKEN, SECRET, KEY, ...):
+ * - a whole word matches, also in the plural: `API_KEY`, `SECRET_KEY_BASE`, `GOOGLE_CREDENTIALS`;
+ * - a word that ENDS with a pattern matches (names glued together): `APIKEY`, `DBPASSWORD`,
+ *   `authToken`; a word that merely starts with one does not: `KEYBOARD_LAYOUT`, `TOKENIZER_MODE`.
+ *   (So `MONKEY_MODE` matches: allow-list it; a false alarm costs one line, a miss leaks a secret.)
+ * - not a secret: a match right after `PUBLIC`/`PUBLISHABLE` (`STRIPE_PUBLISHABLE_KEY`), or a key
+ *   whose LAST word, after the last match, names data about the secret rather than the secret:
+ *   `AWS_ACCESS_KEY_ID`, `KMS_KEY_ARN`, `TOKEN_TTL`, `PASSWORD_MIN_LENGTH`, `PRIVATE_KEY_PATH`
+ *   (see `NON_SECRET_QUALIFIERS`). `SECRET_KEY_BASE` and `GITHUB_TOKEN_RW` stay secret.
+ * Multi-word patterns (`API_KEY`) match as consecutive words.
+ */
+import { ProblemsError, type Problem } from "./errors.js";
+import { envLocation, scanEnvFile, tokenProblems, type EnvFile } from "./env-file.js";
+
+/** Environments whose env files must not hold plaintext secrets. */
+export const ENCRYPTED_ENVIRONMENTS: readonly string[] = ["stage", "prod"];
+
+/** Last words that describe a secret without being one (id, location, lifetime, size, switch). */
+export const NON_SECRET_QUALIFIERS: readonly string[] = [
+  "ID", "IDS", "ARN", "ALIAS", "NAME", "REGION",
+  "PATH", "FILE", "DIR", "URL", "URI", "ENDPOINT", "HOST", "PORT",
+  "TTL", "EXPIRY", "EXPIRES", "EXPIRATION", "LIFETIME", "TIMEOUT", "SECONDS", "MINUTES", "HOURS", "DAYS",
+  "LENGTH", "SIZE", "BITS", "COUNT", "LIMIT",
+  "ENABLED", "DISABLED", "REQUIRED", "HEADER", "PARAM", "TYPE", "ALGORITHM", "ALG", "FORMAT", "VERSION", "PREFIX",
+];
+
+/** Words that make the match right after them public: `PUBLIC_KEY`, `STRIPE_PUBLISHABLE_KEY`. */
+export const PUBLIC_MARKERS: readonly string[] = ["PUBLIC", "PUBLISHABLE"];
+
+export interface EnvCheckOptions {
+  /** The configured environment the file belongs to (`dev`, `stage`, `prod`). */
+  environment: string;
+  /** `secrets.secretKeyPatterns`. */
+  patterns: readonly string[];
+  /** `secrets.plaintextAllowList`: exact key names allowed to hold plaintext. */
+  allowList: readonly string[];
+  /** Defaults to `ENCRYPTED_ENVIRONMENTS` (stage, prod). */
+  encryptedEnvironments?: readonly string[];
+}
+
+export type EnvCheckCode = "ENV_FILE_INVALID" | "ENV_FILE_PLAINTEXT_SECRET";
+
+export interface EnvCheckProblem extends Problem {
+  code: EnvCheckCode;
+}
+
+/** True when `key` looks like it names a secret (see the module comment for the rules). */
+export function looksSecret(key: string, patterns: readonly string[]): boolean {
+  const words = key.toUpperCase().split("_").filter((w) => w !== "");
+  let lastHit = -1;
+  for (const pattern of patterns) {
+    const pw = pattern.toUpperCase().split("_").filter((w) => w !== "");
+    if (pw.length === 0) continue;
+    for (let i = 0; i + pw.length <= words.length; i++) {
+      if (!matchesAt(words, i, pw)) continue;
+      if (i > 0 && PUBLIC_MARKERS.includes(words[i - 1]!)) continue;
+      lastHit = Math.max(lastHit, i + pw.length - 1);
+    }
+  }
+  if (lastHit === -1) return false;
+  const lastWord = words[words.length - 1]!;
+  return !(lastHit < words.length - 1 && NON_SECRET_QUALIFIERS.includes(lastWord));
+}
+
+function matchesAt(words: string[], i: number, pw: string[]): boolean {
+  return pw.every((p, j) => {
+    const word = words[i + j]!;
+    const first = j === 0;
+    const last = j === pw.length - 1;
+    const forms = last ? [p, `${p}S`] : [p];
+    // Only the first word may have something glued in front of it (APIKEY, DBPASSWORD).
+    return forms.some((f) => word === f || (first && word.endsWith(f)));
+  });
+}
+
+/** A value that holds nothing: empty, or an empty quoted string. */
+function isEmptyValue(value: string): boolean {
+  const v = value.trim();
+  return v === "" || v === '""' || v === "''";
+}
+
+/**
+ * Check a parsed (scanned) env file: invalid tokens everywhere, plaintext secrets in the
+ * encrypted environments. Each problem names the key and `file:line`, never the value.
+ */
+export function checkEnvFile(file: EnvFile, options: EnvCheckOptions): EnvCheckProblem[] {
+  const problems: EnvCheckProblem[] = tokenProblems(file).map((p) => ({ ...p, code: "ENV_FILE_INVALID" as const }));
+  const encrypted = (options.encryptedEnvironments ?? ENCRYPTED_ENVIRONMENTS).includes(options.environment);
+  if (!encrypted) return problems;
+  for (const entry of file.entries) {
+    if (entry.tokens.length > 0 || isEmptyValue(entry.value)) continue;
+    if (options.allowList.includes(entry.key)) continue;
+    if (!looksSecret(entry.key, options.patterns)) continue;
+    problems.push({
+      code: "ENV_FILE_PLAINTEXT_SECRET",
+      path: envLocation(file, entry),
+      message: `${entry.key} looks secret but holds a plaintext value (${options.environment} env files must encrypt secrets)`,
+      hint:
+        `export ${entry.key}=<the value>; run dagger call encrypt-value --env ${options.environment} --value env:${entry.key} ` +
+        `and replace the value with the kmscrypt:: token it prints; or, if it is not a secret, add ${entry.key} to secrets.plaintextAllowList`,
+    });
+  }
+  return problems.sort((a, b) => lineNumber(a.path) - lineNumber(b.path));
+}
+
+/** Scan the text and check it: syntax problems, invalid tokens and plaintext secrets together. */
+export function checkEnvText(text: string, path: string, options: EnvCheckOptions): EnvCheckProblem[] {
+  const { file, problems } = scanEnvFile(text, path);
+  const syntax = problems.map((p) => ({ ...p, code: "ENV_FILE_INVALID" as const }));
+  return [...syntax, ...checkEnvFile(file, options)].sort((a, b) => lineNumber(a.path) - lineNumber(b.path));
+}
+
+/**
+ * Throw when there are problems: ENV_FILE_INVALID if any problem is a syntax or token problem,
+ * ENV_FILE_PLAINTEXT_SECRET otherwise. All problems are listed in one error.
+ */
+export function assertEnvCheckPassed(problems: readonly EnvCheckProblem[], path: string): void {
+  if (problems.length === 0) return;
+  const code: EnvCheckCode = problems.some((p) => p.code === "ENV_FILE_INVALID") ? "ENV_FILE_INVALID" : "ENV_FILE_PLAINTEXT_SECRET";
+  throw new ProblemsError(code, `${path} failed check-env`, problems.map(({ path: p, message, hint }) => ({ path: p, message, hint })));
+}
+
+function lineNumber(location: string): number {
+  const n = Number(location.slice(location.lastIndexOf(":") + 1));
+  return Number.isFinite(n) ? n : 0;
+}
