@@ -293,7 +293,11 @@ export interface TestCase {
   failure?: TestFailure;
   /** `spec/file_spec.rb:42` when the report says the line (a `line` attribute or the failure backtrace). */
   location?: string;
-  /** RSpec example id (`spec/a_spec.rb[1:2:3]`) when the report carries an `id` attribute. */
+  /**
+   * A unit rspec runs to select just this example, when the report says it: an `id` attribute
+   * (`spec/a_spec.rb[1:2:3]`) or else a `line` attribute (`spec/a_spec.rb:42`). rspec_junit_formatter
+   * writes neither; a custom formatter may.
+   */
   id?: string;
   /** The `name` of the enclosing testsuite. */
   suite?: string;
@@ -481,7 +485,7 @@ function readCase(element: XmlElement, suite: string | undefined, fail: (m: stri
     status,
     ...(failure ? { failure } : {}),
     ...(location ? { location } : {}),
-    ...(idAttr ? { id: normaliseSpecPath(idAttr) } : {}),
+    ...(idAttr ? { id: normaliseSpecPath(idAttr) } : lineAttr !== undefined && location ? { id: location } : {}),
     ...(suite !== undefined ? { suite } : {}),
   };
 }
