@@ -1,5 +1,8 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
   assertHclExpression,
@@ -339,5 +342,48 @@ describe("helpers", () => {
     expect(tokens.map((t) => t.kind)).toEqual(["ident", "punct", "string", "newline", "ident", "punct", "other"]);
     expect(tokens.every((t) => text.slice(t.start, t.end) === t.text)).toBe(true);
     expect(tokens.at(-1)!.line).toBe(2);
+  });
+});
+
+describe("update-variable CLI (the real npm script)", () => {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+  const run = (args: string[]) =>
+    spawnSync("npm", ["run", "--silent", "update-variable", "--", ...args], { cwd: root, encoding: "utf8" });
+  const sample = path.join(SAMPLES, "gruntwork_dry_prod_backend_terragrunt_2021-04-27_noTrailingNewline.hcl");
+
+  it("edits the file in place, keeps the missing final newline, and is idempotent", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "update-variable-"));
+    const file = path.join(dir, "terragrunt.hcl");
+    const original = withAttribute(readFileSync(sample, "utf8")).text;
+    writeFileSync(file, original);
+    const first = run(["--file", file, "--name", "image_version", "--value", '"v1.2.3"']);
+    expect(first.stderr).toBe("");
+    expect(first.status).toBe(0);
+    expect(first.stdout).toBe(`${file}:10 inputs.image_version: "old" -> "v1.2.3"\n`);
+    const edited = readFileSync(file, "utf8");
+    expect(edited).toBe(original.replace('"old"', '"v1.2.3"'));
+    expect(edited.endsWith("}")).toBe(true);
+    expect(jsonDiffPaths(await parseHcl(original), await parseHcl(edited))).toEqual(["inputs.image_version"]);
+    const second = run(["--file", file, "--value", '"v1.2.3"']);
+    expect(second.status).toBe(0);
+    expect(second.stdout).toContain("unchanged");
+    expect(readFileSync(file, "utf8")).toBe(edited);
+  });
+
+  it.each([
+    { name: "missing file", args: (f: string) => ["--file", `${f}.nope`, "--value", '"v"'], status: 2, fragment: "does not exist" },
+    { name: "attribute missing", args: (f: string) => ["--file", f, "--name", "nope", "--value", '"v"'], status: 1, fragment: "has no nope attribute" },
+    { name: "invalid value expression", args: (f: string) => ["--file", f, "--value", '"v'], status: 2, fragment: "is not a valid HCL expression: unterminated string" },
+    { name: "missing --value", args: (f: string) => ["--file", f], status: 2, fragment: "--value is required" },
+  ])("fails clearly on $name and leaves the file alone", ({ args, status, fragment }) => {
+    const dir = mkdtempSync(path.join(tmpdir(), "update-variable-"));
+    const file = path.join(dir, "terragrunt.hcl");
+    const original = withAttribute(readFileSync(sample, "utf8")).text;
+    writeFileSync(file, original);
+    const r = run(args(file));
+    expect(r.status).toBe(status);
+    expect(r.stderr).toContain(fragment);
+    expect(r.stdout).toBe("");
+    expect(readFileSync(file, "utf8")).toBe(original);
   });
 });

@@ -524,7 +524,7 @@ export function assertHclExpression(value: string, what = "value"): void {
   try {
     tokens = tokenizeHcl(value, what);
   } catch (err) {
-    throw bad(err instanceof PipelineError ? err.message.replace(/^\[\w+\] /, "").split("\n")[0]! : String(err));
+    throw bad(err instanceof PipelineError ? err.message.replace(/^\[\w+\] [^\n]*?:\d+: /, "").split("\n")[0]! : String(err));
   }
   const stack: string[] = [];
   const pairs: Record<string, string> = { ")": "(", "]": "[", "}": "{" };
