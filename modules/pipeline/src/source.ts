@@ -5,7 +5,7 @@ import type { Directory } from "@dagger.io/dagger";
 import { parseConfigText } from "./lib/config-text.js";
 import type { PipelineConfig } from "./lib/config.js";
 import type { DependencyFiles } from "./lib/checksum.js";
-import { PipelineError } from "./lib/errors.js";
+import { missingSourceFile } from "./lib/errors.js";
 
 export const CONFIG_FILE = "pipeline.json";
 
@@ -18,9 +18,7 @@ export async function readConfig(source: Directory): Promise<PipelineConfig> {
 /** Read a file the pipeline cannot work without, with an error naming it and the fix. */
 export async function readRequiredFile(source: Directory, path: string, why: string): Promise<string> {
   if (!(await source.exists(path))) {
-    throw new PipelineError("SOURCE_FILE_MISSING", `${path} is missing from the source directory (${why})`, {
-      hint: `pass the application repository with --source <dir>, and commit ${path} there`,
-    });
+    throw missingSourceFile(path, why);
   }
   return source.file(path).contents();
 }

@@ -87,3 +87,10 @@ export function formatProblems(problems: Problem[]): string {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** A file the pipeline needs is not in the application repository (same words for Dagger and the CLIs). */
+export function missingSourceFile(name: string, why: string): PipelineError {
+  return new PipelineError("SOURCE_FILE_MISSING", `${name} is missing from the source directory (${why})`, {
+    hint: `pass the application repository with --source <dir>, and commit ${name} there`,
+  });
+}

@@ -1,0 +1,190 @@
+/**
+ * A programmable pipeline for Rails APIs: lint, timing-balanced rspec shards with their own
+ * postgres and redis, checksum-cached base images, app images on ECR, infrastructure-live
+ * write-back, terragrunt deploys, feature environments and KMS-encrypted env files.
+ *
+ * Every function takes the application repository as `--source` (default: the bundled example
+ * app) and reads its optional `pipeline.json`; without one, the built-in defaults reproduce the
+ * CircleCI + bash flow it replaces. Credentials are given once with the `with-*` builders, always
+ * as secrets (`env:NAME`, `file:PATH`), before the function that needs them.
+ */
+import { argument, Directory, func, object, Secret } from "@dagger.io/dagger";
+import type { RunCredentials } from "./credentials.js";
+import { runPlan } from "./plan.js";
+
+/** Folder of the bundled example app, relative to the repository that holds dagger.json. */
+const EXAMPLE_APP = "/test/fixtures/rails-api";
+/** Never shipped to the engine: build output and local state of the app. */
+const SOURCE_IGNORE = ["node_modules", "tmp", "log", ".git", "test_results"];
+
+/**
+ * The pipeline of a Rails API repository: plan, lint, test, images, deploy, feature environments
+ * and env-file secrets.
+ */
+@object()
+export class Pipeline {
+  /** AWS access key id (set by with-aws-credentials). */
+  @func() awsAccessKeyId?: Secret;
+  /** AWS secret access key (set by with-aws-credentials). */
+  @func() awsSecretAccessKey?: Secret;
+  /** AWS session token (set by with-aws-credentials). */
+  @func() awsSessionToken?: Secret;
+  /** Shared AWS credentials file (set by with-aws-credentials). */
+  @func() awsCredentialsFile?: Secret;
+  /** Profile of the shared credentials file. */
+  @func() awsProfile = "default";
+  /** CI OIDC token for AssumeRoleWithWebIdentity (set by with-aws-web-identity). */
+  @func() awsWebIdentityToken?: Secret;
+  /** Role assumed with the OIDC token. */
+  @func() awsWebIdentityRoleArn = "";
+  /** GitHub token for private gems (set by with-github-token). */
+  @func() githubToken?: Secret;
+  /** User for a non-ECR registry (set by with-registry-auth). */
+  @func() registryUsername = "";
+  /** Password for a non-ECR registry (set by with-registry-auth). */
+  @func() registryPassword?: Secret;
+  /** SSH private key for infrastructure-live (set by with-git-credentials). */
+  @func() gitSshKey?: Secret;
+  /** HTTPS token for infrastructure-live (set by with-git-credentials). */
+  @func() gitToken?: Secret;
+
+  /**
+   * Use AWS credentials for ECR, STS and KMS: static keys, or a shared credentials file and profile.
+   *
+   * Example: dagger call with-aws-credentials --access-key-id env:AWS_ACCESS_KEY_ID --secret-access-key env:AWS_SECRET_ACCESS_KEY plan --branch da/develop --sha $CIRCLE_SHA1
+   * Example: dagger call with-aws-credentials --credentials-file file:$HOME/.aws/credentials --profile ci base-image --env dev
+   */
+  @func()
+  withAwsCredentials(
+    /** Access key id (Example: env:AWS_ACCESS_KEY_ID). */
+    accessKeyId?: Secret,
+    /** Secret access key (Example: env:AWS_SECRET_ACCESS_KEY). */
+    secretAccessKey?: Secret,
+    /** Session token of temporary credentials (Example: env:AWS_SESSION_TOKEN). */
+    sessionToken?: Secret,
+    /** A shared credentials file instead of keys (Example: file:$HOME/.aws/credentials). */
+    credentialsFile?: Secret,
+    /** Profile in the credentials file. */
+    profile = "default",
+  ): Pipeline {
+    this.awsAccessKeyId = accessKeyId;
+    this.awsSecretAccessKey = secretAccessKey;
+    this.awsSessionToken = sessionToken;
+    this.awsCredentialsFile = credentialsFile;
+    this.awsProfile = profile;
+    return this;
+  }
+
+  /**
+   * Use a CI OIDC token to assume an AWS role (no long-lived keys in CI).
+   *
+   * Example: dagger call with-aws-web-identity --token env:CIRCLE_OIDC_TOKEN_V2 --role-arn arn:aws:iam::004671295794:role/ci deploy --env dev
+   */
+  @func()
+  withAwsWebIdentity(
+    /** The OIDC token (Example: env:CIRCLE_OIDC_TOKEN_V2). */
+    token: Secret,
+    /** The role whose trust policy accepts the CI's OIDC provider. */
+    roleArn: string,
+  ): Pipeline {
+    this.awsWebIdentityToken = token;
+    this.awsWebIdentityRoleArn = roleArn;
+    return this;
+  }
+
+  /**
+   * Mount a GitHub token as a BuildKit secret while gems install (never a build arg).
+   *
+   * Example: dagger call with-github-token --token env:GITHUB_OAUTH_TOKEN base-image --env dev
+   */
+  @func()
+  withGithubToken(
+    /** The token (Example: env:GITHUB_OAUTH_TOKEN). */
+    token: Secret,
+  ): Pipeline {
+    this.githubToken = token;
+    return this;
+  }
+
+  /**
+   * Credentials for a registry that is not ECR (pipeline.json `registry.host`).
+   *
+   * Example: dagger call with-registry-auth --username ci --password env:REGISTRY_PASSWORD base-image --env dev
+   */
+  @func()
+  withRegistryAuth(
+    /** Registry user name. */
+    username: string,
+    /** Registry password or token (Example: env:REGISTRY_PASSWORD). */
+    password: Secret,
+  ): Pipeline {
+    this.registryUsername = username;
+    this.registryPassword = password;
+    return this;
+  }
+
+  /**
+   * Credentials for the infrastructure-live repository: an SSH key or an HTTPS token.
+   *
+   * Example: dagger call with-git-credentials --ssh-key file:$HOME/.ssh/id_ed25519 deploy --env dev
+   */
+  @func()
+  withGitCredentials(
+    /** SSH private key for git@ URLs (Example: file:$HOME/.ssh/id_ed25519). */
+    sshKey?: Secret,
+    /** Token for https URLs (Example: env:INFRA_LIVE_TOKEN). */
+    token?: Secret,
+  ): Pipeline {
+    this.gitSshKey = sshKey;
+    this.gitToken = token;
+    return this;
+  }
+
+  /** The credentials given so far, as one plain object for the concern modules. */
+  private credentials(): RunCredentials {
+    return {
+      aws: {
+        accessKeyId: this.awsAccessKeyId,
+        secretAccessKey: this.awsSecretAccessKey,
+        sessionToken: this.awsSessionToken,
+        credentialsFile: this.awsCredentialsFile,
+        profile: this.awsProfile,
+        webIdentityToken: this.awsWebIdentityToken,
+        webIdentityRoleArn: this.awsWebIdentityRoleArn || undefined,
+      },
+      githubToken: this.githubToken,
+      registryUsername: this.registryUsername || undefined,
+      registryPassword: this.registryPassword,
+      gitSshKey: this.gitSshKey,
+      gitToken: this.gitToken,
+    };
+  }
+
+  // --- plan -------------------------------------------------------------------------------------
+
+  /**
+   * Print what a run would do for a branch or tag, executing nothing: environment, image refs and
+   * tags, the dependency checksum and base-image variant, each infrastructure-live file and the
+   * value it gets, terragrunt units in apply order, AWS role and cluster, feature units.
+   *
+   * Example: dagger call plan --branch da/develop --sha 0123456789abcdef0123456789abcdef01234567
+   * Example: dagger call plan --tag release-v1.2.3 --sha $CIRCLE_SHA1 --format json
+   */
+  @func()
+  async plan(
+    /** The application repository; default: the bundled example app. */
+    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The branch being built, e.g. da/develop or feature/new-loan-flow (Example: --branch $CIRCLE_BRANCH). */
+    branch = "",
+    /** The tag being built, e.g. release-v1.2.3 (Example: --tag $CIRCLE_TAG). Give a branch or a tag. */
+    tag = "",
+    /** The full 40-character commit sha (Example: --sha $CIRCLE_SHA1). */
+    sha = "",
+    /** Force an environment (dev, stage, prod) instead of resolving it from the branch or tag. */
+    env = "",
+    /** Output format: text (for people) or json (stable shape, schemaVersion 1). */
+    format = "text",
+  ): Promise<string> {
+    return runPlan(source, { branch, tag, sha, env, format });
+  }
+}
