@@ -11,6 +11,8 @@
 import { argument, Directory, func, object, Secret } from "@dagger.io/dagger";
 import type { RunCredentials } from "./credentials.js";
 import { runPlan } from "./plan.js";
+import { Container } from "@dagger.io/dagger";
+import { buildAppImage, publishAppImage, publishBaseImage } from "./images.js";
 
 /** Folder of the bundled example app, relative to the repository that holds dagger.json. */
 const EXAMPLE_APP = "/test/fixtures/rails-api";
@@ -186,5 +188,90 @@ export class Pipeline {
     format = "text",
   ): Promise<string> {
     return runPlan(source, { branch, tag, sha, env, format });
+  }
+
+  // --- images -----------------------------------------------------------------------------------
+
+  /**
+   * Ensure the checksum-cached base image: hash Gemfile, Gemfile.lock and Dockerfile.base (as the
+   * seed's `cat ... | sha1sum`), ask the registry whether `base-dev-<sum>` (dev/stage) or
+   * `base-<sum>` (prod) exists, and on a hit build nothing; on a miss build Dockerfile.base (the dev
+   * variant drops the `remove-for-dev` lines) with the GitHub token as a BuildKit secret, push it,
+   * and on the develop branch push the latest alias after that push succeeded. ECR is asked through
+   * DescribeImages (credentials from with-aws-credentials / with-aws-web-identity); any other
+   * registry (pipeline.json `registry.host`) through the OCI distribution API (with-registry-auth).
+   * Prints and returns `cache hit <ref>@<digest> (nothing built)` or
+   * `cache miss: built and pushed <ref>@<digest>`, plus an `alias ...` line when the alias moved.
+   * `--env` alone chooses the variant (dev, stage: dev variant; prod: prod variant) and never moves
+   * the alias; `--branch`/`--tag` resolve the environment like plan does.
+   *
+   * Example: dagger call with-aws-credentials --access-key-id env:AWS_ACCESS_KEY_ID --secret-access-key env:AWS_SECRET_ACCESS_KEY with-github-token --token env:GITHUB_OAUTH_TOKEN base-image --branch da/develop
+   * Example: dagger call with-registry-auth --username ci --password env:REGISTRY_PASSWORD base-image --env dev
+   * Example: dagger call with-aws-web-identity --token env:CIRCLE_OIDC_TOKEN_V2 --role-arn arn:aws:iam::004671295794:role/ci base-image --tag release-v1.2.3
+   */
+  @func({ cache: "never" })
+  async baseImage(
+    /** The application repository; default: the bundled example app. */
+    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The branch being built; the develop branch (da/develop) also moves the latest alias (Example: --branch $CIRCLE_BRANCH). */
+    branch = "",
+    /** The tag being built, e.g. release-v1.2.3 (prod variant) (Example: --tag $CIRCLE_TAG). Give a branch or a tag. */
+    tag = "",
+    /** The full 40-character commit sha; checked when given, the base image does not depend on it (Example: --sha $CIRCLE_SHA1). */
+    sha = "",
+    /** Choose the variant by environment (dev, stage, prod) instead of by branch or tag. */
+    env = "",
+  ): Promise<string> {
+    return (await publishBaseImage(source, { branch, tag, sha, env }, this.credentials())).report;
+  }
+
+  /**
+   * Build the app image without pushing it and return the Container, to chain `terminal`,
+   * `export --path app.tar` or `publish --address`. The base image is ensured first (as base-image
+   * does: built and pushed only when its tag is missing), then Dockerfile is built FROM it with the
+   * build args BASE_IMAGE_NAME, DOCKER_TAG (sha for dev/stage, version for a release tag,
+   * feat-<name>-<sha7> for a feature) and VPC_NAME. Use publish-app-image to push to the
+   * environment's tag; this is the build-only path (`--push=false` in the seed's terms).
+   *
+   * Example: dagger call app-image --env dev --branch da/develop --sha $CIRCLE_SHA1 terminal
+   * Example: dagger call with-registry-auth --username ci --password env:REGISTRY_PASSWORD app-image --branch feature/new-loan-flow --sha $CIRCLE_SHA1 export --path app.tar
+   */
+  @func({ cache: "never" })
+  async appImage(
+    /** The application repository; default: the bundled example app. */
+    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The branch being built, e.g. da/develop or feature/new-loan-flow (Example: --branch $CIRCLE_BRANCH). */
+    branch = "",
+    /** The tag being built, e.g. release-v1.2.3 (Example: --tag $CIRCLE_TAG). Give a branch or a tag. */
+    tag = "",
+    /** The full 40-character commit sha; dev and stage images are tagged with it (Example: --sha $CIRCLE_SHA1). */
+    sha = "",
+    /** Force an environment (dev, stage, prod) instead of resolving it from the branch or tag. */
+    env = "",
+  ): Promise<Container> {
+    return (await buildAppImage(source, { branch, tag, sha, env }, this.credentials())).container;
+  }
+
+  /**
+   * Build the app image (as app-image) and push it to `<registry>/<repository>:<environment tag>`;
+   * returns the pushed ref with its digest, `<ref>@sha256:...`, for the deploy step.
+   *
+   * Example: dagger call with-aws-credentials --access-key-id env:AWS_ACCESS_KEY_ID --secret-access-key env:AWS_SECRET_ACCESS_KEY publish-app-image --branch da/develop --sha $CIRCLE_SHA1
+   * Example: dagger call with-aws-web-identity --token env:CIRCLE_OIDC_TOKEN_V2 --role-arn arn:aws:iam::004671295794:role/ci publish-app-image --tag release-v1.2.3 --sha $CIRCLE_SHA1
+   */
+  @func({ cache: "never" })
+  async publishAppImage(
+    /** The application repository; default: the bundled example app. */
+    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The branch being built, e.g. da/develop or feature/new-loan-flow (Example: --branch $CIRCLE_BRANCH). */
+    branch = "",
+    /** The tag being built, e.g. release-v1.2.3 (Example: --tag $CIRCLE_TAG). Give a branch or a tag. */
+    tag = "",
+    /** The full 40-character commit sha; dev and stage images are tagged with it (Example: --sha $CIRCLE_SHA1). */
+    sha = "",
+    /** Force an environment (dev, stage, prod) instead of resolving it from the branch or tag. */
+    env = "",
+  ): Promise<string> {
+    return publishAppImage(source, { branch, tag, sha, env }, this.credentials());
   }
 }
