@@ -56,7 +56,9 @@ export function detectTimingsFormat(text: string, source = "timings"): TimingsFo
   if (body.startsWith("<")) return "junit";
   if (body.startsWith("{")) return /^\{\s*"(version|examples|summary|seed)"\s*:/.test(body) || /"examples"\s*:\s*\[/.test(body) ? "rspec-json" : "knapsack";
   const first = body.split("\n", 1)[0]!.trim();
-  if (/:\s*[-+0-9.eE]+\s*$/.test(first) && !first.startsWith("[")) return "parallel-tests";
+  // parallel_tests: `path:seconds` lines; one well-formed line among the first 20 is enough to tell.
+  const lines = body.split("\n", 40).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#")).slice(0, 20);
+  if (lines.some((l) => /^[^\s\[{<][^\s]*:\s*[-+0-9.eE]+$/.test(l))) return "parallel-tests";
   throw new PipelineError("TIMINGS_INVALID", `${source}:1:1: the format is not recognised (starts with ${JSON.stringify(first.slice(0, 40))})`, {
     hint: HINT,
   });
@@ -195,8 +197,84 @@ function parseJson(text: string, source: string): unknown {
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const at = /position (\d+)/.exec(message);
-    const where = at ? `${source}:${formatPosition(text, Number(at[1]))}` : source;
+    const offset = at ? Number(at[1]) : locateJsonError(text);
+    const where = offset !== undefined ? `${source}:${formatPosition(text, offset)}` : source;
     throw new PipelineError("TIMINGS_INVALID", `${where}: not valid JSON (${message.split("\n")[0]})`, { hint: HINT, cause: err });
+  }
+}
+
+/**
+ * Offset of the first syntax error in JSON text (V8 does not always say where): a small
+ * recursive-descent scan, run only after JSON.parse failed.
+ */
+export function locateJsonError(text: string): number | undefined {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && " \t\n\r\uFEFF".includes(text[i]!)) i++;
+  };
+  const fail = (): never => {
+    throw i;
+  };
+  const str = () => {
+    if (text[i] !== '"') fail();
+    i++;
+    while (i < text.length && text[i] !== '"') {
+      if (text.charCodeAt(i) < 0x20) fail();
+      if (text[i] === "\\") {
+        i++;
+        if (text[i] === "u") {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail();
+          i += 4;
+        } else if (!'"\\/bfnrt'.includes(text[i] ?? "x")) fail();
+      }
+      i++;
+    }
+    if (i >= text.length) fail();
+    i++;
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === "{") {
+      i++;
+      ws();
+      if (text[i] === "}") return void i++;
+      for (;;) {
+        ws();
+        str();
+        ws();
+        if (text[i] !== ":") fail();
+        i++;
+        value();
+        ws();
+        if (text[i] === ",") i++;
+        else if (text[i] === "}") return void i++;
+        else fail();
+      }
+    }
+    if (c === "[") {
+      i++;
+      ws();
+      if (text[i] === "]") return void i++;
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ",") i++;
+        else if (text[i] === "]") return void i++;
+        else fail();
+      }
+    }
+    if (c === '"') return str();
+    const m = /^(-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?|true|false|null)/.exec(text.slice(i, i + 400));
+    if (!m) fail();
+    i += m![0].length;
+  };
+  try {
+    value();
+    ws();
+    return i < text.length ? i : undefined;
+  } catch (at) {
+    return typeof at === "number" ? Math.min(at, text.length) : undefined;
   }
 }
 
