@@ -41,6 +41,8 @@ export interface FeatureUnitFile {
   file: string;
   image: string;
   tag: string;
+  /** The input holding the tag (`config.infraLive.variableName`). */
+  tagAttribute: string;
   port: number | null;
   /** The generated terragrunt.hcl. */
   text: string;
@@ -97,7 +99,18 @@ export function planFeatureFiles(config: PipelineConfig, input: FeatureEnvInput)
       dependencies: appImage ? dependencies.map((d) => ({ name: d.name, configPath: `../${d.name}` })) : [],
       extraInputs: u.extraInputs,
     });
-    return { unit: u.name, kind: u.kind, appImage, dir, file: `${dir}/terragrunt.hcl`, image, tag, port: u.port ?? null, text };
+    return {
+      unit: u.name,
+      kind: u.kind,
+      appImage,
+      dir,
+      file: `${dir}/terragrunt.hcl`,
+      image,
+      tag,
+      tagAttribute: config.infraLive.variableName,
+      port: u.port ?? null,
+      text,
+    };
   });
 }
 
