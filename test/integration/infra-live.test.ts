@@ -415,9 +415,10 @@ describe("authentication", () => {
 
   it("a wrong token fails fast with GIT_FAILED and does not prompt", async () => {
     const ws = await workspace({ secretEnv: { INFRA_LIVE_TOKEN: "wrong" } });
-    const err = await applyInfraWriteBack(ws, envPlan("dev", SHA(61), config({ infraLive: { repoUrl: url } })), { ...fast, auth: { kind: "token", tokenEnv: "INFRA_LIVE_TOKEN" } }).catch(
-      (e: unknown) => e as PipelineError,
-    );
+    const err = (await applyInfraWriteBack(ws, envPlan("dev", SHA(61), config({ infraLive: { repoUrl: url } })), {
+      ...fast,
+      auth: { kind: "token", tokenEnv: "INFRA_LIVE_TOKEN" },
+    }).catch((e: unknown) => e)) as PipelineError;
     expect(err).toBeInstanceOf(PipelineError);
     expect(err.code).toBe("GIT_FAILED");
     expect(err.message).toContain("clone");
