@@ -5,6 +5,7 @@ import { scanEnvFile } from "../../modules/pipeline/src/lib/env-file.js";
 import { assertEnvCheckPassed, checkEnvFile, checkEnvText, looksSecret } from "../../modules/pipeline/src/lib/env-check.js";
 
 const PATTERNS = DEFAULT_CONFIG.secrets.secretKeyPatterns;
+const LONG_TOKEN = Buffer.from(Uint8Array.from({ length: 60 }, (_, i) => (i < 5 ? [1, 2, 2, 0, 0x78][i]! : i))).toString("base64");
 const TOKEN = Buffer.from([1, 2, 2, 0, 0x78, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).toString("base64");
 
 describe("looksSecret (default patterns: PASSWORD TOKEN SECRET KEY CREDENTIAL PRIVATE)", () => {
@@ -83,6 +84,9 @@ describe("checkEnvFile", () => {
     { name: "non-secret keys", env: "prod", text: "RAILS_ENV=production\nAWS_ACCESS_KEY_ID=AKIA\n", codes: [], paths: [] },
     { name: "invalid token in dev", env: "dev", text: "X=kmscrypt::bad!\n", codes: ["ENV_FILE_INVALID"], paths: ["config/x.env:1"] },
     { name: "invalid token in prod is not also plaintext", env: "prod", text: "API_KEY=kmscrypt::AQICAH\n", codes: ["ENV_FILE_INVALID"], paths: ["config/x.env:1"] },
+    { name: "ciphertext without the prefix, prod", env: "prod", text: `API_KEY=${LONG_TOKEN}\n`, codes: ["ENV_FILE_INVALID"], paths: ["config/x.env:1"] },
+    { name: "ciphertext without the prefix, dev", env: "dev", text: `X=1\nNOTE=${LONG_TOKEN}\n`, codes: ["ENV_FILE_INVALID"], paths: ["config/x.env:2"] },
+    { name: "short AQICAH-like value is left alone", env: "prod", text: "MODE=AQICAHxx\n", codes: [], paths: [] },
     {
       name: "several problems, line order",
       env: "prod",
@@ -105,6 +109,13 @@ describe("checkEnvFile", () => {
     expect(problem!.hint).toContain("dagger call encrypt-value --env prod --value env:GRAVITY_API_PASSWORD");
     expect(problem!.hint).toContain("secrets.plaintextAllowList");
     expect(JSON.stringify(problem)).not.toContain("MySecretPassword123");
+  });
+
+  it("explains a ciphertext pasted without its prefix", () => {
+    const { file } = scanEnvFile(`API_KEY=${LONG_TOKEN}\n`, "config/prod.env");
+    const [problem] = checkEnvFile(file, options("prod"));
+    expect(problem!.message).toBe("API_KEY holds what looks like a KMS ciphertext without the kmscrypt:: prefix");
+    expect(problem!.hint).toBe("write API_KEY=kmscrypt::<the ciphertext>");
   });
 
   it("honours a custom list of encrypted environments", () => {

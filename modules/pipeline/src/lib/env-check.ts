@@ -20,7 +20,7 @@
  * Multi-word patterns (`API_KEY`) match as consecutive words.
  */
 import { ProblemsError, type Problem } from "./errors.js";
-import { envLocation, scanEnvFile, tokenProblems, type EnvFile } from "./env-file.js";
+import { envLocation, scanEnvFile, tokenProblems, validateCiphertext, type EnvFile } from "./env-file.js";
 
 /** Environments whose env files must not hold plaintext secrets. */
 export const ENCRYPTED_ENVIRONMENTS: readonly string[] = ["stage", "prod"];
@@ -83,6 +83,12 @@ function matchesAt(words: string[], i: number, pw: string[]): boolean {
   });
 }
 
+/** A whole value that is the base64 of a KMS blob (long enough not to be a coincidence). */
+function looksLikeBareCiphertext(value: string): boolean {
+  const v = value.trim();
+  return v.length >= 40 && validateCiphertext(v) === undefined;
+}
+
 /** A value that holds nothing: empty, or an empty quoted string. */
 function isEmptyValue(value: string): boolean {
   const v = value.trim();
@@ -96,9 +102,19 @@ function isEmptyValue(value: string): boolean {
 export function checkEnvFile(file: EnvFile, options: EnvCheckOptions): EnvCheckProblem[] {
   const problems: EnvCheckProblem[] = tokenProblems(file).map((p) => ({ ...p, code: "ENV_FILE_INVALID" as const }));
   const encrypted = (options.encryptedEnvironments ?? ENCRYPTED_ENVIRONMENTS).includes(options.environment);
-  if (!encrypted) return problems;
   for (const entry of file.entries) {
     if (entry.tokens.length > 0 || isEmptyValue(entry.value)) continue;
+    if (looksLikeBareCiphertext(entry.value)) {
+      // Deployed as is, the app would see the ciphertext itself: nothing decrypts a bare blob.
+      problems.push({
+        code: "ENV_FILE_INVALID",
+        path: envLocation(file, entry),
+        message: `${entry.key} holds what looks like a KMS ciphertext without the kmscrypt:: prefix`,
+        hint: `write ${entry.key}=kmscrypt::<the ciphertext>`,
+      });
+      continue;
+    }
+    if (!encrypted) continue;
     if (options.allowList.includes(entry.key)) continue;
     if (!looksSecret(entry.key, options.patterns)) continue;
     problems.push({
