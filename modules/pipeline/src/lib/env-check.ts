@@ -4,8 +4,9 @@
  * - In the environments that must be encrypted (stage and prod), a key that looks secret must not
  *   hold a plaintext value: it needs a `kmscrypt::` token (or an entry in
  *   `secrets.plaintextAllowList`). Empty values are not secrets.
- * - In every environment, a `kmscrypt::` token must be valid base64 of a KMS blob, and the file
- *   must parse (malformed lines, duplicate keys).
+ * - In every environment, a `kmscrypt::` token must be valid base64 of a KMS blob, a value must not
+ *   be a bare KMS ciphertext (the `kmscrypt::` prefix forgotten), and the file must parse
+ *   (malformed lines, duplicate keys).
  *
  * Which keys look secret (`looksSecret`): the key is split into `_`-separated words and compared
  * case-insensitively with `secrets.secretKeyPatterns` (PASSWORD, TOKEN, SECRET, KEY, ...):

@@ -185,7 +185,7 @@ export function formatKmsToken(ciphertextBlob: Uint8Array): string {
   return `${KMS_TOKEN_PREFIX}${Buffer.from(ciphertextBlob).toString("base64")}`;
 }
 
-/** Every distinct valid ciphertext of the file, with the first entry that uses it. */
+/** Every distinct valid ciphertext of the file, with the entries that use it (file order). */
 export function collectTokens(file: EnvFile): Map<string, EnvEntry[]> {
   const byCiphertext = new Map<string, EnvEntry[]>();
   for (const entry of file.entries) {
