@@ -185,31 +185,40 @@ export function planShards(inputs: readonly ShardUnitInput[], options: PlanShard
   validateShardOptions(options.shards, options.shardIndex);
   validateUnits(inputs);
   const n = options.shards;
-  const total = sum(inputs.map((i) => i.seconds));
-  const share = total / n;
   const split = options.splitExamples ?? true;
 
-  const atoms: Atom[] = [];
+  // Whole files in LPT order first; the total is summed in that order so that it (and every figure
+  // derived from it) is bit-identical whatever order the inputs came in.
+  let atoms: Atom[] = sortAtoms(wholeFiles(inputs));
+  const total = sumAtoms(atoms);
+  const share = total / n;
+
   const splitInputs = new Map<string, ShardUnitInput>();
   const unsplittable: ShardPlan["unsplittable"] = [];
-  for (const input of inputs) {
-    if (n > 1 && input.seconds > share && share > 0) {
-      if (split && input.examples && input.examples.length > 1) {
-        splitInputs.set(input.path, input);
-        const exampleTotal = sum(input.examples.map((e) => e.seconds));
-        // Examples carry the file's whole time (load, before(:all)) in proportion to their own.
-        const scale = exampleTotal > 0 ? input.seconds / exampleTotal : 0;
-        for (const e of input.examples) {
-          const seconds = exampleTotal > 0 ? e.seconds * scale : input.seconds / input.examples.length;
-          atoms.push({ key: e.id, file: input.path, exampleId: e.id, seconds });
-        }
+  if (n > 1 && share > 0 && atoms[0]!.seconds > share) {
+    const byPath = new Map(inputs.map((i) => [i.path, i]));
+    const exampleAtoms: Atom[] = [];
+    // Atoms are sorted longest first: the files longer than the fair share come first.
+    for (const atom of atoms) {
+      if (atom.seconds <= share) break;
+      const input = byPath.get(atom.file)!;
+      if (!(split && input.examples && input.examples.length > 1)) {
+        unsplittable.push({ path: input.path, seconds: input.seconds });
         continue;
       }
-      unsplittable.push({ path: input.path, seconds: input.seconds });
+      splitInputs.set(input.path, input);
+      const examples = [...input.examples].sort((a, b) => compare(a.id, b.id));
+      let exampleTotal = 0;
+      for (const e of examples) exampleTotal += e.seconds;
+      // Examples carry the file's whole time (load, before(:all)) in proportion to their own.
+      const scale = exampleTotal > 0 ? input.seconds / exampleTotal : 0;
+      for (const e of examples) {
+        const seconds = exampleTotal > 0 ? e.seconds * scale : input.seconds / examples.length;
+        exampleAtoms.push({ key: e.id, file: input.path, exampleId: e.id, seconds });
+      }
     }
-    atoms.push({ key: input.path, file: input.path, seconds: input.seconds });
+    if (splitInputs.size > 0) atoms = sortAtoms([...atoms.filter((a) => !splitInputs.has(a.file)), ...exampleAtoms]);
   }
-  sortAtoms(atoms);
 
   const loads = new Float64Array(n);
   const assigned: Atom[][] = Array.from({ length: n }, () => []);
@@ -222,7 +231,7 @@ export function planShards(inputs: readonly ShardUnitInput[], options: PlanShard
   }
 
   const plan = describePlan("lpt", n, assigned, total, atoms.length > 0 ? atoms[0]!.seconds : 0, inputs, splitInputs);
-  return finish({ ...plan, unsplittable: unsplittable.sort((a, b) => b.seconds - a.seconds || compare(a.path, b.path)) }, options.shardIndex);
+  return finish({ ...plan, unsplittable }, options.shardIndex);
 }
 
 /** Baseline: files in alphabetical order, file i to shard i mod n (whole files, timings ignored). */
@@ -233,7 +242,7 @@ export function planRoundRobin(inputs: readonly ShardUnitInput[], options: PlanS
   const sorted = wholeFiles(inputs).sort((a, b) => compare(a.key, b.key));
   const assigned: Atom[][] = Array.from({ length: n }, () => []);
   sorted.forEach((atom, i) => assigned[i % n]!.push(atom));
-  return finish(describePlan("round-robin", n, assigned, sum(inputs.map((i) => i.seconds)), maxSeconds(sorted), inputs, new Map()), options.shardIndex);
+  return finish(describePlan("round-robin", n, assigned, sumAtoms(sorted), maxSeconds(sorted), inputs, new Map()), options.shardIndex);
 }
 
 /** Baseline: files in alphabetical order cut into n contiguous chunks of equal count (±1). */
@@ -251,7 +260,7 @@ export function planChunks(inputs: readonly ShardUnitInput[], options: PlanShard
     assigned[s] = sorted.slice(at, at + size);
     at += size;
   }
-  return finish(describePlan("chunks", n, assigned, sum(inputs.map((i) => i.seconds)), maxSeconds(sorted), inputs, new Map()), options.shardIndex);
+  return finish(describePlan("chunks", n, assigned, sumAtoms(sorted), maxSeconds(sorted), inputs, new Map()), options.shardIndex);
 }
 
 function wholeFiles(inputs: readonly ShardUnitInput[]): Atom[] {
@@ -264,9 +273,9 @@ function maxSeconds(atoms: readonly Atom[]): number {
   return max;
 }
 
-function sum(values: readonly number[]): number {
+function sumAtoms(atoms: readonly Atom[]): number {
   let total = 0;
-  for (const v of values) total += v;
+  for (const a of atoms) total += a.seconds;
   return total;
 }
 
@@ -301,7 +310,7 @@ function describePlan(
     for (const [file, group] of groups) {
       parts.set(file, (parts.get(file) ?? 0) + 1);
       const input = splitInputs.get(file)!;
-      const seconds = sum(group.map((a) => a.seconds));
+      const seconds = sumAtoms(group);
       if (group.length === input.examples!.length) units.push({ key: file, seconds });
       else for (const key of groupExampleIds(file, group.map((a) => a.exampleId!))) units.push({ key, seconds });
     }
