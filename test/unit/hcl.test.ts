@@ -87,6 +87,72 @@ describe("setHclAttribute on the shared terragrunt samples", () => {
     expect(listHclAttributes(original, file).length).toBeGreaterThan(0);
   });
 
+  it.each(samples)("%s with CRLF line ends: edited, still CRLF everywhere, still valid", async (file) => {
+    const crlf = withAttribute(readFileSync(path.join(SAMPLES, file), "utf8")).text.replace(/\n/g, "\r\n");
+    const r = setHclAttribute(crlf, { name: "image_version", value: '"v2"', file });
+    expect(r.text).toBe(crlf.replace('"old"', '"v2"'));
+    expect(r.text.replace(/\r\n/g, "").includes("\n")).toBe(false);
+    expect(jsonDiffPaths(await parseHcl(crlf), await parseHcl(r.text))).toHaveLength(1);
+  });
+
+  it.each(samples)("%s: EVERY attribute's value extent is exact (replacing it changes one JSON path, file stays valid)", async (file) => {
+    const text = readFileSync(path.join(SAMPLES, file), "utf8");
+    const before = await parseHcl(text, file);
+    const attrs = listHclAttributes(text, file);
+    for (const a of attrs) {
+      const edited = text.slice(0, a.valueStart) + '"__X__"' + text.slice(a.valueEnd);
+      const after = await parseHcl(edited, file).catch((err: unknown) => {
+        throw new Error(`${file}:${a.line} ${a.path.join(".")}.${a.name}: replacing ${JSON.stringify(a.value)} broke the file: ${String(err)}`);
+      });
+      const diff = jsonDiffPaths(before, after);
+      expect(diff, `${file}:${a.line} ${a.name}`).toHaveLength(1);
+      expect(diff[0], `${file}:${a.line} ${a.name}`).toMatch(new RegExp(`(^|\\.)${a.name}$`));
+    }
+  });
+
+  it("every attribute's value extent is exact in a file of hard expressions (for, conditionals, templates, heredocs)", async () => {
+    const text = `locals {
+  cond    = var.enabled ? { a = 1 } : { a = 2 }
+  list    = [for s in var.items : upper(s) if s != ""]
+  obj     = { for k, v in var.map : k => v... }
+  splat   = aws_instance.web[*].id
+  idx     = local.data["key"][0]
+  tmpl    = "%{ if var.x }yes%{ else }no%{ endif } \${join(",", [for i in var.l : "\${i}"])}"
+  multi = merge(
+    { x = 1 }, # comment
+    /* block */ { y = 2 },
+  )
+  doc = <<-EOT
+    image_version = "nope"
+    \${local.cond.a}
+  EOT
+  neg     = -1.5e3
+}
+
+inputs = {
+  nested = {
+    deeper = { leaf = "v" }
+  }
+  list_of_obj = [
+    { name = "a", port = 1 },
+    { name = "b", port = 2 }
+  ]
+  image_version = local.cond.a == 1 ? "x" : "y"
+}
+`;
+    const before = await parseHcl(text);
+    const attrs = listHclAttributes(text, "torture.hcl");
+    expect(attrs.length).toBeGreaterThanOrEqual(20);
+    for (const a of attrs) {
+      const edited = text.slice(0, a.valueStart) + '"__X__"' + text.slice(a.valueEnd);
+      const after = await parseHcl(edited).catch((err: unknown) => {
+        throw new Error(`torture.hcl:${a.line} ${a.name}: replacing ${JSON.stringify(a.value)} broke the file: ${String(err)}`);
+      });
+      expect(jsonDiffPaths(before, after), `torture.hcl:${a.line} ${a.name}`).toHaveLength(1);
+    }
+    expect(getHclAttribute(text, { name: "image_version", file: "torture.hcl" })).toEqual({ value: 'local.cond.a == 1 ? "x" : "y"', line: 27, scope: "inputs" });
+  });
+
   it("edits docker_image_version (a suffix look-alike) only when asked by its own name", () => {
     const file = "gruntwork_dry_prod_frontend_terragrunt.hcl";
     const text = readFileSync(path.join(SAMPLES, file), "utf8");
