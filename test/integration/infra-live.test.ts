@@ -22,7 +22,7 @@ import {
 import { parseGitRef, resolveEnvironment } from "../../modules/pipeline/src/lib/refs.js";
 import { gitAuthConfig } from "../../modules/pipeline/src/infra/git-auth.js";
 import { createLocalWorkspace, type LocalWorkspaceOptions } from "../../modules/pipeline/src/infra/local-workspace.js";
-import { applyInfraWriteBack, isRaceRejection, type WriteBackOptions } from "../../modules/pipeline/src/infra/write-back.js";
+import { applyInfraWriteBack, defaultBackoffMs, formatWriteBackReport, isRaceRejection, type WriteBackOptions } from "../../modules/pipeline/src/infra/write-back.js";
 import type { Workspace } from "../../modules/pipeline/src/infra/workspace.js";
 import { jsonDiffPaths, parseHcl } from "../support/hcl-parse.js";
 
@@ -158,6 +158,12 @@ describe("environment deploys", () => {
       expect(now).toBe(original.replace('"initial"', `"${SHA(10)}"`));
       expect(jsonDiffPaths(await parseHcl(original), await parseHcl(now))).toEqual(["inputs.image_version"]);
     }
+    expect(formatWriteBackReport(report)).toBe(
+      [
+        `infrastructure-live ${REPO_URL} (main): pushed ${report.commitSha!.slice(0, 12)} "Deploy rails-api ${SHA(10)} to dev [ci skip]" after 1 attempt`,
+        ...["clockwork", "sidekiq", "rails-api"].map((u) => `  edited dev/us-west-2/dev/apps/${u}/terragrunt.hcl image_version: "initial" -> "${SHA(10)}"`),
+      ].join("\n"),
+    );
     // The sample without a final newline still has none.
     expect(remoteFile("dev/us-west-2/dev/apps/rails-api/terragrunt.hcl")!.endsWith("}")).toBe(true);
   });
@@ -446,6 +452,12 @@ describe("authentication", () => {
 });
 
 describe("push rejection classification", () => {
+  it.each([2, 3, 4, 10, 30])("defaultBackoffMs(%i) is jittered within [0.5, 1.5) of an exponential capped at 5 s", (attempt) => {
+    const base = Math.min(5000, 250 * 2 ** (attempt - 2));
+    expect(defaultBackoffMs(attempt, () => 0)).toBe(Math.round(base * 0.5));
+    expect(defaultBackoffMs(attempt, () => 0.999)).toBe(Math.round(base * 1.499));
+  });
+
   it.each([
     { name: "non-fast-forward", stderr: " ! [rejected]        HEAD -> main (non-fast-forward)", race: true },
     { name: "fetch first", stderr: " ! [rejected]        HEAD -> main (fetch first)", race: true },
@@ -453,6 +465,8 @@ describe("push rejection classification", () => {
     { name: "hook declined", stderr: " ! [remote rejected] HEAD -> main (pre-receive hook declined)", race: false },
     { name: "auth", stderr: "fatal: Authentication failed for 'https://github.com/x'", race: false },
     { name: "protected branch", stderr: " ! [remote rejected] main (protected branch hook declined)", race: false },
+    { name: "HTTP 403", stderr: "error: RPC failed; HTTP 403 curl 22 The requested URL returned error: 403", race: false },
+    { name: "sha containing 401 in a race", stderr: "To x\n ! [rejected]        a401b -> main (fetch first)", race: true },
   ])("$name -> retry: $race", ({ stderr, race }) => {
     expect(isRaceRejection({ exitCode: 1, stdout: "", stderr })).toBe(race);
   });

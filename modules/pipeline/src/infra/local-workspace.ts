@@ -3,7 +3,7 @@
  * Used by the integration tests and the npm CLIs; the Dagger module has its own container-backed one.
  */
 import { spawn } from "node:child_process";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { RunOptions, RunResult, Workspace } from "./workspace.js";
 
@@ -77,7 +77,6 @@ export class LocalWorkspace implements Workspace {
 
 /** A LocalWorkspace in a new empty folder `<parent>/<prefix>XXXXXX`. */
 export async function createLocalWorkspace(parent: string, options: LocalWorkspaceOptions & { prefix?: string } = {}): Promise<LocalWorkspace> {
-  const { mkdtemp } = await import("node:fs/promises");
   await mkdir(parent, { recursive: true });
   const dir = await mkdtemp(path.join(parent, options.prefix ?? "infra-live-"));
   return new LocalWorkspace(dir, options);

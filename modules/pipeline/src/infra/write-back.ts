@@ -130,10 +130,24 @@ export async function applyInfraWriteBack(ws: Workspace, plan: InfraChangePlan, 
   }
 }
 
+/** Pure formatter for the deploy log: what changed, where, in which commit. */
+export function formatWriteBackReport(report: WriteBackReport): string {
+  const head = report.committed
+    ? `infrastructure-live ${report.repoUrl} (${report.branch}): pushed ${report.commitSha!.slice(0, 12)} "${report.message}" after ${report.attempts} attempt${report.attempts === 1 ? "" : "s"}`
+    : `infrastructure-live ${report.repoUrl} (${report.branch}): already up to date at ${report.baseSha.slice(0, 12)}, no commit`;
+  const lines = report.changes.map((c) => {
+    if (c.action === "removed") return `  removed ${c.file}`;
+    const value = c.attribute ? ` ${c.attribute}: ${c.previous ?? "(new)"} -> ${c.value}` : "";
+    return `  ${c.action} ${c.file}${value}`;
+  });
+  if (report.unchanged.length > 0) lines.push(`  unchanged: ${report.unchanged.join(", ")}`);
+  return [head, ...lines].join("\n");
+}
+
 /** A push rejected because the remote moved (retry) as opposed to auth, hooks or protection (fail). */
 export function isRaceRejection(push: RunResult): boolean {
   const text = `${push.stdout}\n${push.stderr}`;
-  if (/hook declined|protected branch|permission|denied|authentication|403|401/i.test(text)) return false;
+  if (/hook declined|protected branch|permission|denied|authentication|\b40[13]\b/i.test(text)) return false;
   return /non-fast-forward|fetch first|\[rejected\]|failed to update ref|cannot lock ref|incorrect old value|stale info|failed to lock/i.test(text);
 }
 
