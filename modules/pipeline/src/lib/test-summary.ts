@@ -53,7 +53,7 @@ export interface TestSummary {
   makespanSeconds: number;
   /** Slowest shard's predicted seconds. */
   predictedMakespanSeconds: number;
-  /** max / mean of the actual shard seconds (1 is perfectly balanced); 1 when nothing ran. */
+  /** max / mean of the actual seconds of the shards that measured any (1 is perfectly balanced); 1 when none did. */
   balanceRatio: number;
   failures: FailureSummary[];
   /** Shard problems that are not example failures. */
@@ -110,7 +110,8 @@ export function resolveTestSummary(shards: readonly ShardRunInput[]): TestSummar
       ...(problem ? { problem } : {}),
     });
   }
-  const actual = summaries.map((s) => s.actualSeconds);
+  // Shards with nothing measured (no report, no wall time) say nothing about balance.
+  const actual = summaries.filter((s) => s.actualSource !== "none").map((s) => s.actualSeconds);
   const makespan = actual.length ? Math.max(...actual) : 0;
   const mean = actual.length ? actual.reduce((a, b) => a + b, 0) / actual.length : 0;
   const add = (key: "tests" | "passed" | "failures" | "skipped" | "units") => summaries.reduce((n, s) => n + s[key], 0);
