@@ -307,7 +307,7 @@ describe("setHclAttribute edge cases (checked with the real parser)", () => {
 });
 
 describe("errors", () => {
-  const cases: { name: string; text: string; code: string; fragments: string[]; scope?: string }[] = [
+  const cases: { name: string; text: string; code: string; fragments: string[]; scope?: string; invalidHcl?: boolean }[] = [
     {
       name: "several matches without a scope",
       text: 'locals {\n  image_version = "a"\n}\ninputs = {\n  image_version = "b"\n}\n',
@@ -327,15 +327,19 @@ describe("errors", () => {
       code: "HCL_ATTRIBUTE_MISSING",
       fragments: ["t.hcl has no image_version"],
     },
-    { name: "unterminated string", text: 'a = 1\nb = "open\n', code: "HCL_INVALID", fragments: ["t.hcl:2: unterminated string"] },
-    { name: "unterminated heredoc", text: "a = 1\n\nb = <<EOF\nnever closed\n", code: "HCL_INVALID", fragments: ["t.hcl:3: unterminated heredoc <<EOF"] },
-    { name: "unterminated block comment", text: "/* oops\nimage_version = 1\n", code: "HCL_INVALID", fragments: ["t.hcl:1: unterminated /* comment"] },
-    { name: "unclosed block", text: 'inputs {\n  image_version = "a"\n', code: "HCL_INVALID", fragments: ["t.hcl:1: block opened here is never closed"] },
-    { name: "stray closing brace", text: 'image_version = "a"\n}\n', code: "HCL_INVALID", fragments: ["t.hcl:2: unexpected }"] },
-    { name: "attribute without value", text: "inputs = {\n  image_version =\n}\n", code: "HCL_INVALID", fragments: ["t.hcl:2: attribute image_version has no value"] },
+    { name: "unterminated string", invalidHcl: true, text: 'a = 1\nb = "open\n', code: "HCL_INVALID", fragments: ["t.hcl:2: unterminated string"] },
+    { name: "unterminated heredoc", invalidHcl: true, text: "a = 1\n\nb = <<EOF\nnever closed\n", code: "HCL_INVALID", fragments: ["t.hcl:3: unterminated heredoc <<EOF"] },
+    { name: "heredoc closed at end of file without newline", invalidHcl: true, text: "a = <<EOF\nx\nEOF", code: "HCL_INVALID", fragments: ["t.hcl:1: heredoc <<EOF ends the file without a newline"] },
+    { name: "unterminated block comment", invalidHcl: true, text: "/* oops\nimage_version = 1\n", code: "HCL_INVALID", fragments: ["t.hcl:1: unterminated /* comment"] },
+    { name: "unclosed block", invalidHcl: true, text: 'inputs {\n  image_version = "a"\n', code: "HCL_INVALID", fragments: ["t.hcl:1: block opened here is never closed"] },
+    { name: "stray closing brace", invalidHcl: true, text: 'image_version = "a"\n}\n', code: "HCL_INVALID", fragments: ["t.hcl:2: unexpected }"] },
+    { name: "attribute without value", invalidHcl: true, text: "inputs = {\n  image_version =\n}\n", code: "HCL_INVALID", fragments: ["t.hcl:2: attribute image_version has no value"] },
   ];
-  it.each(cases)("$name", (c) => {
+  it.each(cases)("$name", async (c) => {
     expectPipelineError(() => setHclAttribute(c.text, { name: "image_version", value: '"v"', file: "t.hcl", scope: c.scope }), c.code, ...c.fragments);
+    // Our verdict agrees with HashiCorp's parser: files we call invalid, it rejects too.
+    if (c.invalidHcl) await expect(parseHcl(c.text)).rejects.toThrow();
+    else await expect(parseHcl(c.text)).resolves.toBeTypeOf("object");
   });
 
   it.each([

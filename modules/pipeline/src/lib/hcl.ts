@@ -180,7 +180,10 @@ function scanHeredoc(text: string, start: number, file: string, line: number): {
     if (eol === -1) eol = text.length;
     const content = text.slice(pos, eol).replace(/\r$/, "");
     if (content.trim() === marker) {
-      return { end: pos + content.length - (content.length - content.trimEnd().length) };
+      if (eol >= text.length) {
+        throw invalid(file, line, `heredoc <<${m[1]}${marker} ends the file without a newline after ${marker}`, `add a newline after the closing ${marker}`);
+      }
+      return { end: pos + content.trimEnd().length };
     }
     if (eol >= text.length) break;
     pos = eol + 1;
