@@ -13,6 +13,9 @@ import type { RunCredentials } from "./credentials.js";
 import { runPlan } from "./plan.js";
 import { Container } from "@dagger.io/dagger";
 import { buildAppImage, publishAppImage, publishBaseImage } from "./images.js";
+import { check, Service } from "@dagger.io/dagger";
+import { decryptEnvSecret, encryptValueToken, runCheckEnv } from "./secrets.js";
+import { serveApp } from "./serve.js";
 
 /** Folder of the bundled example app, relative to the repository that holds dagger.json. */
 const EXAMPLE_APP = "/test/fixtures/rails-api";
@@ -273,5 +276,88 @@ export class Pipeline {
     env = "",
   ): Promise<string> {
     return publishAppImage(source, { branch, tag, sha, env }, this.credentials());
+  }
+
+  // --- secrets ----------------------------------------------------------------------------------
+
+  /**
+   * Decrypt config/<env>.env with KMS (the environment's region, the with-aws-* credentials) and
+   * return it as a secret: KEY=value lines with every kmscrypt:: token replaced by its plaintext.
+   * Nothing is printed unless you ask for the plaintext; a file without tokens (dev) needs no AWS.
+   * A token that fails names its KEY and file:line (access denied, wrong region, corrupted token).
+   *
+   * Example: dagger call with-aws-credentials --access-key-id env:AWS_ACCESS_KEY_ID --secret-access-key env:AWS_SECRET_ACCESS_KEY decrypt-env --env prod plaintext
+   * Example: dagger call decrypt-env --env dev plaintext
+   */
+  @func({ cache: "never" })
+  async decryptEnv(
+    /** The application repository; default: the bundled example app. */
+    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The environment whose config/<env>.env to decrypt: dev, stage or prod. */
+    env: string,
+  ): Promise<Secret> {
+    return decryptEnvSecret(source, env, this.credentials());
+  }
+
+  /**
+   * Encrypt one value with the environment's KMS key (environments.<env>.kmsKeyId) and print the
+   * kmscrypt::<base64> token to paste into config/<env>.env. The value is read as a secret.
+   *
+   * Example: dagger call with-aws-credentials --access-key-id env:AWS_ACCESS_KEY_ID --secret-access-key env:AWS_SECRET_ACCESS_KEY encrypt-value --env prod --value env:MY_SECRET
+   */
+  @func({ cache: "never" })
+  async encryptValue(
+    /** The application repository (its pipeline.json names the key); default: the bundled example app. */
+    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The environment whose key encrypts the value: dev, stage or prod. */
+    env: string,
+    /** The value to encrypt, as a secret (Example: env:MY_SECRET or file:./secret.txt). */
+    value: Secret,
+  ): Promise<string> {
+    return encryptValueToken(source, env, value, this.credentials());
+  }
+
+  /**
+   * Lint the env files: fail (ENV_FILE_PLAINTEXT_SECRET, ENV_FILE_INVALID) listing every problem at
+   * file:line when a stage/prod file holds a plaintext value for a secret-looking key
+   * (secrets.secretKeyPatterns, minus secrets.plaintextAllowList), a kmscrypt:: token is not valid
+   * base64 of a KMS blob, or a line is malformed; print one ok line per file otherwise.
+   * plan and deploy run the same check first.
+   *
+   * Example: dagger call check-env
+   * Example: dagger call check-env --env prod --source .
+   */
+  @check()
+  @func()
+  async checkEnv(
+    /** The application repository; default: the bundled example app. */
+    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** Check only this environment's file (dev, stage, prod); default: all of them. */
+    env = "",
+  ): Promise<string> {
+    return runCheckEnv(source, { env });
+  }
+
+  /**
+   * Run the app as a pod would, as a service: the app image (built locally from Dockerfile.base and
+   * Dockerfile, no registry), SERVER_FLAVOR and VPC_NAME set, the decrypted env file mounted as a
+   * secret file at DECRYPTED_ENV_FILE (read by bin/env), its own postgres and redis bound. The
+   * server flavour creates, migrates and seeds the database, then listens on 8080.
+   *
+   * Example: dagger call serve --env dev up --ports 8080:8080
+   * Example: dagger call serve --env dev --flavor worker up
+   */
+  @func({ cache: "never" })
+  async serve(
+    /** The application repository; default: the bundled example app. */
+    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The environment whose env file the app gets: dev, stage or prod (stage/prod need with-aws-credentials). */
+    env = "dev",
+    /** The process to run: server (HTTP on 8080), worker (sidekiq) or scheduler (clockwork). */
+    flavor = "server",
+    /** Run this app image instead of building one (Example: --image 004671295794.dkr.ecr.us-west-2.amazonaws.com/rails-api:<sha>). */
+    image?: Container,
+  ): Promise<Service> {
+    return serveApp(source, { env, flavor, image }, this.credentials());
   }
 }
