@@ -57,7 +57,7 @@ describe("formatShardScript", () => {
     expect(r.status).toBe(0);
     const rspec = r.calls.find((c) => c.includes("rspec"))!;
     expect(rspec).toBe(
-      `bundle exec rspec --format RspecJunitFormatter --out ${r.out}/junit.xml --format progress --force-color spec/models/loan_spec.rb spec/big_spec.rb[1:3:2] spec/big_spec.rb:42`,
+      `bundle exec rspec --format RspecJunitFormatter --out ${r.out}/junit.xml --format json --out ${r.out}/rspec.json --format progress --force-color spec/models/loan_spec.rb spec/big_spec.rb[1:3:2] spec/big_spec.rb:42`,
     );
     expect(r.calls[0]).toBe("pg_isready -q -h postgres -p 5432");
     expect(r.calls.indexOf("bundle exec rake db:create db:schema:load")).toBeLessThan(r.calls.indexOf(rspec));

@@ -11,7 +11,7 @@ export interface ShardScriptInput {
   /** rspec arguments: files or example ids (`spec/a_spec.rb[1:2]`, `spec/a_spec.rb:42`). */
   units: string[];
   setupCommands: string[][];
-  /** Folder for junit.xml, seconds and exit-code. */
+  /** Folder for junit.xml, rspec.json, seconds and exit-code. */
   outDir: string;
   postgres: { host: string; port: number };
   redis: { host: string; port: number };
@@ -65,7 +65,8 @@ export function formatShardScript(input: ShardScriptInput): string {
   }
   lines.push(
     "start=$(date +%s.%N)",
-    `bundle exec rspec --format RspecJunitFormatter --out "$out/junit.xml" --format progress --force-color \\`,
+    // JUnit for CI, JSON for per-example timings (ids like spec/a_spec.rb[1:2]), progress for people.
+    `bundle exec rspec --format RspecJunitFormatter --out "$out/junit.xml" --format json --out "$out/rspec.json" --format progress --force-color \\`,
     ...input.units.map((u, i) => `  ${shellQuote(u)}${i === input.units.length - 1 ? "" : " \\"}`),
     "status=$?",
     "end=$(date +%s.%N)",

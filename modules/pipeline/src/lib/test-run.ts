@@ -1,0 +1,119 @@
+/**
+ * The glue of a sharded test run, pure: plan the shards from what was read (spec files, previous
+ * timings, file sizes), then turn what the shards produced into the reports the run exports
+ * (merged JUnit, next run's timings, summary). The Dagger wiring and the integration test both
+ * call these, so they cannot disagree.
+ */
+import { mergeJUnit } from "./junit.js";
+import { planShards, validateShardOptions, type ShardPlan } from "./shards.js";
+import { formatTestSummary, resolveTestSummary, type TestSummary } from "./test-summary.js";
+import { formatKnapsackTimings, parseTimingsOrWarn, resolveTimings, type ResolvedTimings } from "./timings.js";
+
+export interface TestRunInput {
+  /** `spec/...` files that exist in the source. */
+  specFiles: string[];
+  /** Previous timings (any format `parseTimings` reads); undefined: none. */
+  timingsText?: string;
+  timingsSource: string;
+  /** Bytes per spec file: the estimate when no timing at all is known. */
+  fileSizes: Record<string, number>;
+  shards: number;
+  /** -1: every shard; otherwise only this one. */
+  shardIndex: number;
+  /** Split a file that alone exceeds total/shards by its example ids (default true). */
+  splitExamples?: boolean;
+}
+
+export interface TestRunPlan {
+  shardPlan: ShardPlan;
+  /** The shard indices this call runs. */
+  selected: number[];
+  previous: ResolvedTimings;
+  warnings: string[];
+}
+
+/** Bytes per second of spec file, for the size fallback: only the ratios between files matter. */
+const BYTES_PER_SECOND = 1000;
+
+export function planTestRun(input: TestRunInput): TestRunPlan {
+  validateShardOptions(input.shards, input.shardIndex === -1 ? undefined : input.shardIndex);
+  const timings = parseTimingsOrWarn(input.timingsText, input.timingsSource);
+  const fallbackSeconds = Object.fromEntries(Object.entries(input.fileSizes).map(([f, bytes]) => [f, Math.max(bytes, 1) / BYTES_PER_SECOND]));
+  const previous = resolveTimings(timings, input.specFiles, { fallbackSeconds });
+  const shardPlan = planShards(previous.files, {
+    shards: input.shards,
+    ...(input.shardIndex >= 0 ? { shardIndex: input.shardIndex } : {}),
+    splitExamples: input.splitExamples ?? true,
+  });
+  const selected = input.shardIndex >= 0 ? [input.shardIndex] : shardPlan.shards.map((s) => s.index);
+  return { shardPlan, selected, previous, warnings: previous.warnings };
+}
+
+/** What one shard left behind (files may be missing when it broke before rspec). */
+export interface ShardOutcome {
+  index: number;
+  exitCode: number;
+  output: string;
+  junit: string;
+  /** rspec's JSON report: per-example ids and run times. */
+  rspecJson?: string;
+  seconds?: number;
+}
+
+export interface TestRunResult {
+  summary: TestSummary;
+  text: string;
+  failures: number;
+  brokenShards: number;
+  mergedJUnit: string;
+  /** Knapsack JSON for the next run: per example where ids are known, else per file. */
+  timingsJson: string;
+}
+
+export function summariseTestRun(plan: TestRunPlan, outcomes: readonly ShardOutcome[]): TestRunResult {
+  const summary = resolveTestSummary(
+    outcomes.map((o) => ({
+      index: o.index,
+      units: plan.shardPlan.shards[o.index]!.units,
+      predictedSeconds: plan.shardPlan.shards[o.index]!.predictedSeconds,
+      junit: o.junit || undefined,
+      wallSeconds: o.seconds,
+      exitCode: o.exitCode,
+    })),
+  );
+  const reports = outcomes.filter((o) => o.junit).map((o) => ({ xml: o.junit, name: `shard-${o.index}` }));
+  const warnings = plan.warnings.length ? `\n\nTimings warnings:\n${plan.warnings.map((w) => `  ${w}`).join("\n")}` : "";
+  return {
+    summary,
+    text: formatTestSummary(summary) + warnings,
+    failures: summary.totals.failures,
+    brokenShards: summary.problems.length,
+    mergedJUnit: mergeJUnit(reports, { name: "rspec" }),
+    timingsJson: nextTimings(plan.previous, outcomes),
+  };
+}
+
+/**
+ * The timings the next run plans with: what this run measured (per example, from rspec's JSON),
+ * and for files this call did not run (a single --shard-index) the previous measurement.
+ */
+export function nextTimings(previous: ResolvedTimings, outcomes: readonly ShardOutcome[]): string {
+  const measured = new Map<string, Array<{ key: string; seconds: number }>>();
+  for (const o of outcomes) {
+    if (!o.rspecJson) continue;
+    for (const f of parseTimingsOrWarn(o.rspecJson, `shard ${o.index} rspec.json`).files) {
+      const entries = measured.get(f.path) ?? [];
+      if (f.examples) entries.push(...f.examples.map((e) => ({ key: e.id, seconds: e.seconds })));
+      else entries.push({ key: f.path, seconds: f.seconds });
+      measured.set(f.path, entries);
+    }
+  }
+  const out: Array<{ path: string; seconds: number }> = [];
+  for (const [, entries] of measured) out.push(...entries.map((e) => ({ path: e.key, seconds: e.seconds })));
+  for (const f of previous.files) {
+    if (measured.has(f.path) || f.estimated) continue;
+    if (f.examples) out.push(...f.examples.map((e) => ({ path: e.id, seconds: e.seconds })));
+    else out.push({ path: f.path, seconds: f.seconds });
+  }
+  return formatKnapsackTimings(out);
+}

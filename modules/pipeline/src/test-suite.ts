@@ -1,0 +1,150 @@
+/**
+ * Dagger wiring for `test` and `lint`: read → plan → run.
+ *
+ * Gems are installed once, in the dev-variant base image (keyed by the dependency checksum, so
+ * BuildKit reuses it until Gemfile, Gemfile.lock or Dockerfile.base change); every shard and lint
+ * start from that image. Each shard gets its own postgres and redis (a label naming the shard keeps
+ * the engine from merging identical services), runs the script from lib/shard-script.ts with
+ * `expect: Any`, and the reports of all shards are merged by the pure lib/ functions.
+ */
+import { CacheSharingMode, Container, dag, Directory, File, ReturnType, type Secret } from "@dagger.io/dagger";
+import type { PipelineConfig } from "./lib/config.js";
+import { PipelineError } from "./lib/errors.js";
+import { devVariantDockerfile } from "./lib/checksum.js";
+import { formatShardScript } from "./lib/shard-script.js";
+import { planTestRun, summariseTestRun, type ShardOutcome, type TestRunPlan } from "./lib/test-run.js";
+import { readConfig, readDependencyFiles, readRequiredFile } from "./source.js";
+import { TestReport } from "./test-report.js";
+
+export interface TestOptions {
+  shards: number;
+  /** -1: every shard in this call; otherwise only this one (CI parallelism across machines). */
+  shardIndex: number;
+  timings?: File;
+  githubToken?: Secret;
+}
+
+const OUT = "/pipeline/out";
+const SOURCE_EXCLUDE = ["tmp", "log", "node_modules", ".git", "test_results"];
+
+/** The dev-variant base image with the app's gems, plus the clients the shard script needs. */
+export async function testRunner(source: Directory, config: PipelineConfig, githubToken?: Secret): Promise<Container> {
+  await readDependencyFiles(source, config); // fails early, naming Gemfile/Gemfile.lock/Dockerfile.base
+  const dockerfile = devVariantDockerfile(
+    await readRequiredFile(source, config.images.baseDockerfile, "gems are installed from it"),
+    config.images.devVariantMarker,
+  );
+  const context = dag
+    .directory()
+    .withFile("Gemfile", source.file("Gemfile"))
+    .withFile("Gemfile.lock", source.file("Gemfile.lock"))
+    .withNewFile("Dockerfile.base.dev", dockerfile);
+  const secrets = githubToken ? [await namedSecret(config.images.githubTokenSecretId, githubToken)] : [];
+  return context
+    .dockerBuild({
+      dockerfile: "Dockerfile.base.dev",
+      buildArgs: [{ name: "RUBY_IMAGE", value: config.images.rubyImage }],
+      secrets,
+    })
+    .withMountedCache("/var/cache/apt", dag.cacheVolume("pipeline-apt-cache"), { sharing: CacheSharingMode.Locked })
+    .withExec(["sh", "-c", "apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-client redis-tools"])
+    .withDirectory(config.images.workdir, source, { exclude: SOURCE_EXCLUDE })
+    .withWorkdir(config.images.workdir);
+}
+
+/** BuildKit mounts a secret under its name: give the token the id the Dockerfile expects. */
+async function namedSecret(id: string, secret: Secret): Promise<Secret> {
+  return dag.setSecret(id, await secret.plaintext());
+}
+
+/** Read what the planner needs: spec files, their sizes (fallback), previous timings. */
+async function readTestInputs(source: Directory, config: PipelineConfig, timings?: File) {
+  const specFiles = (await source.glob(config.test.specGlob)).sort();
+  if (specFiles.length === 0) {
+    throw new PipelineError("SOURCE_FILE_MISSING", `no spec files match ${config.test.specGlob} in the source directory`, {
+      hint: "pass the application repository with --source <dir> (it needs a spec/ folder), or set test.specGlob in pipeline.json",
+    });
+  }
+  let timingsText: string | undefined;
+  let timingsSource = "(none)";
+  if (timings) {
+    timingsText = await timings.contents();
+    timingsSource = `--timings ${await timings.name()}`;
+  } else if (await source.exists(config.test.timingsFile)) {
+    timingsText = await source.file(config.test.timingsFile).contents();
+    timingsSource = config.test.timingsFile;
+  }
+  const sizes = timingsText === undefined ? await Promise.all(specFiles.map((f) => source.file(f).size())) : [];
+  const fileSizes = Object.fromEntries(sizes.map((s, i) => [specFiles[i], s]));
+  return { specFiles, timingsText, timingsSource, fileSizes };
+}
+
+/** Run the shards (all, or one) and collect their reports. Never throws on failing examples. */
+export async function runTests(source: Directory, opts: TestOptions): Promise<TestReport> {
+  const config = await readConfig(source);
+  const inputs = await readTestInputs(source, config, opts.timings);
+  const plan = planTestRun({ ...inputs, shards: opts.shards, shardIndex: opts.shardIndex });
+  const runner = await testRunner(source, config, opts.githubToken);
+  const outcomes = await Promise.all(plan.selected.map((index) => runShard(runner, config, plan, index)));
+  const summary = summariseTestRun(plan, outcomes);
+
+  let report = dag
+    .directory()
+    .withNewFile("junit/merged.xml", summary.mergedJUnit)
+    .withNewFile("timings.json", summary.timingsJson)
+    .withNewFile("summary.txt", summary.text)
+    .withNewFile("plan.json", JSON.stringify(plan.shardPlan, null, 2) + "\n");
+  for (const o of outcomes) report = report.withNewFile(`junit/shard-${o.index}.xml`, o.junit);
+  console.log(summary.text);
+  return new TestReport(report, summary.text, summary.failures, summary.brokenShards);
+}
+
+async function runShard(runner: Container, config: PipelineConfig, plan: TestRunPlan, index: number): Promise<ShardOutcome> {
+  const shard = plan.shardPlan.shards[index];
+  const label = `shard-${index}-of-${plan.shardPlan.shards.length}`;
+  // The label makes each shard's services distinct; identical definitions would be merged into one.
+  const postgres = dag
+    .container()
+    .from(config.test.postgresImage)
+    .withLabel("io.pipeline.test-shard", label)
+    .withEnvVariable("POSTGRES_HOST_AUTH_METHOD", "trust") // a throwaway test database, no password to leak
+    .withExposedPort(5432)
+    .asService({ useEntrypoint: true });
+  const redis = dag
+    .container()
+    .from(config.test.redisImage)
+    .withLabel("io.pipeline.test-shard", label)
+    .withExposedPort(6379)
+    .asService({ useEntrypoint: true });
+  const script = formatShardScript({
+    shardIndex: index,
+    shardCount: plan.shardPlan.shards.length,
+    units: shard.units,
+    setupCommands: config.test.setupCommands,
+    outDir: OUT,
+    postgres: { host: "postgres", port: 5432 },
+    redis: { host: "redis", port: 6379 },
+  });
+  const ran = runner
+    .withServiceBinding("postgres", postgres)
+    .withServiceBinding("redis", redis)
+    .withEnvVariable("RAILS_ENV", "test")
+    .withEnvVariable("DATABASE_URL", "postgres://postgres@postgres:5432/app_test")
+    .withEnvVariable("REDIS_URL", "redis://redis:6379/0")
+    .withEnvVariable("TEST_SHARD", label)
+    .withNewFile("/pipeline/run-shard.sh", script)
+    .withExec(["bash", "/pipeline/run-shard.sh"], { expect: ReturnType.Any });
+  const [exitCode, stdout] = await Promise.all([ran.exitCode(), ran.stdout()]);
+  const out = ran.directory(OUT);
+  const entries = await out.entries();
+  const read = async (name: string) => (entries.includes(name) ? out.file(name).contents() : undefined);
+  const [junit, rspecJson, seconds] = await Promise.all([read("junit.xml"), read("rspec.json"), read("seconds")]);
+  return { index, exitCode, output: stdout, junit: junit ?? "", rspecJson, seconds: seconds === undefined ? undefined : Number(seconds) };
+}
+
+/** Run the configured linter (rubocop) in the same image the tests use. */
+export async function runLint(source: Directory, githubToken?: Secret): Promise<string> {
+  const config = await readConfig(source);
+  const runner = await testRunner(source, config, githubToken);
+  return runner.withExec(config.test.lintCommand).stdout();
+}
