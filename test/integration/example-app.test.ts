@@ -155,6 +155,13 @@ describe("example Rails app (test/fixtures/rails-api)", () => {
       expect(result.stderr).toMatch(/prod\.env holds kmscrypt:: tokens; .*DECRYPTED_ENV_FILE/);
     });
 
+    it("reads the plaintext dev.env directly (a comment mentioning kmscrypt:: is not a token)", async () => {
+      const { REDIS_URL: _unset, ...base } = env;
+      const result = await runInApp("bin/env", printVars, { ...base, ENV_FILE: path.join(APP, "config/dev.env") });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain("REDIS_URL=redis://redis:6379/0");
+    });
+
     it("names the file and line of a malformed entry", async () => {
       const bad = path.join(tmp, "bad.env");
       await writeFile(bad, "GOOD=1\nthis line has no equals sign\n");
