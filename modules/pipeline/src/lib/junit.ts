@@ -49,8 +49,8 @@ export function formatPosition(text: string, offset: number): string {
   return `${line}:${offset - lineStart + 1}`;
 }
 
-const NAME_START = /[A-Za-z_:\u00C0-\uFFFF]/;
-const NAME_CHAR = /[A-Za-z0-9_:.\-\u00B7\u00C0-\uFFFF]/;
+/** An XML name (the ASCII part exactly, non-ASCII letters loosely), matched at `lastIndex`. */
+const NAME = /[A-Za-z_:\u00C0-\uFFFF][A-Za-z0-9_:.\-\u00B7\u00C0-\uFFFF]*/y;
 const NAMED_ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
 
 /**
@@ -83,14 +83,14 @@ export function parseXml(xml: string, source = "XML"): XmlElement {
   };
 
   const readName = (): string => {
-    const start = pos;
-    if (!NAME_START.test(xml[pos] ?? "")) fail(`expected a tag or attribute name, found ${describe(xml[pos])}`);
-    pos++;
-    while (pos < xml.length && NAME_CHAR.test(xml[pos]!)) pos++;
-    return xml.slice(start, pos);
+    NAME.lastIndex = pos;
+    const m = NAME.exec(xml);
+    if (!m) return fail(`expected a tag or attribute name, found ${describe(xml[pos])}`);
+    pos += m[0].length;
+    return m[0];
   };
   const skipSpace = (): void => {
-    while (pos < xml.length && (xml[pos] === " " || xml[pos] === "\n" || xml[pos] === "\r" || xml[pos] === "\t")) pos++;
+    for (let c = xml.charCodeAt(pos); c === 32 || c === 10 || c === 13 || c === 9; c = xml.charCodeAt(pos)) pos++;
   };
   const expectEnd = (terminator: string, what: string, from: number): number => {
     const end = xml.indexOf(terminator, pos);
@@ -156,7 +156,7 @@ export function parseXml(xml: string, source = "XML"): XmlElement {
       if (seen.has(attr)) fail(`attribute ${attr} appears twice on <${name}>`, attrAt);
       seen.add(attr);
       // Attribute-value normalisation: literal tabs/newlines become spaces; &#10; stays a newline.
-      element.attributes.push([attr, decode(raw.replace(/[\t\n\r]/g, " "), valueStart)]);
+      element.attributes.push([attr, decode(/[\t\n\r]/.test(raw) ? raw.replace(/[\t\n\r]/g, " ") : raw, valueStart)]);
       pos = valueEnd + 1;
     }
     // content
@@ -377,10 +377,10 @@ export function matchClassnameToFile(classname: string, existingFiles: readonly 
   return matches.length === 1 ? normaliseSpecPath(matches[0]!) : undefined;
 }
 
-function parseSeconds(raw: string | undefined, what: string, fail: (m: string) => never): number {
-  if (raw === undefined || raw.trim() === "") return 0;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) fail(`${what} time=${JSON.stringify(raw)} is not a number of seconds`);
+function parseSeconds(raw: string | undefined, what: string | (() => string), fail: (m: string) => never): number {
+  if (raw === undefined) return 0;
+  const value = Number(raw); // "" and whitespace give 0, like a missing attribute
+  if (!Number.isFinite(value) || value < 0) fail(`${typeof what === "string" ? what : what()} time=${JSON.stringify(raw)} is not a number of seconds`);
   return value;
 }
 
@@ -440,7 +440,7 @@ function readCase(element: XmlElement, suite: string | undefined, fail: (m: stri
   const name = attr(element, "name") ?? "";
   const classname = attr(element, "classname") ?? "";
   const fileAttr = attr(element, "file");
-  const time = parseSeconds(attr(element, "time"), `<testcase name=${JSON.stringify(name.slice(0, 60))}>`, fail);
+  const time = parseSeconds(attr(element, "time"), () => `<testcase name=${JSON.stringify(name.slice(0, 60))}>`, fail);
   let file: string | undefined;
   let fileSource: TestCase["fileSource"] = "none";
   if (fileAttr !== undefined && fileAttr.trim() !== "") {
@@ -456,14 +456,13 @@ function readCase(element: XmlElement, suite: string | undefined, fail: (m: stri
   for (const child of element.children) {
     if (child.type !== "element") continue;
     if (child.name === "failure" || child.name === "error") {
-      const text = textOf(child);
       // The first failure wins; an <error> after a <failure> does not replace it.
-      failure ??= {
-        kind: child.name,
-        message: attr(child, "message") ?? text.trim().split("\n")[0] ?? "",
-        ...(attr(child, "type") !== undefined ? { type: attr(child, "type")! } : {}),
-        text,
-      };
+      if (!failure) {
+        const text = textOf(child);
+        failure = { kind: child.name, message: attr(child, "message") ?? text.trim().split("\n")[0] ?? "", text };
+        const type = attr(child, "type");
+        if (type !== undefined) failure.type = type;
+      }
       status = "failed";
     } else if (child.name === "skipped" && status !== "failed") {
       status = "skipped";
@@ -476,18 +475,14 @@ function readCase(element: XmlElement, suite: string | undefined, fail: (m: stri
   if (line === undefined && failure) line = lineFromText(`${failure.text}\n${failure.message}`, file);
   const location = file !== undefined && line !== undefined ? `${file}:${line}` : undefined;
 
-  return {
-    ...(file !== undefined ? { file } : {}),
-    fileSource,
-    name,
-    classname,
-    time,
-    status,
-    ...(failure ? { failure } : {}),
-    ...(location ? { location } : {}),
-    ...(idAttr ? { id: normaliseSpecPath(idAttr) } : lineAttr !== undefined && location ? { id: location } : {}),
-    ...(suite !== undefined ? { suite } : {}),
-  };
+  const testCase: TestCase = { fileSource, name, classname, time, status };
+  if (file !== undefined) testCase.file = file;
+  if (failure) testCase.failure = failure;
+  if (location) testCase.location = location;
+  if (idAttr) testCase.id = normaliseSpecPath(idAttr);
+  else if (lineAttr !== undefined && location) testCase.id = location;
+  if (suite !== undefined) testCase.suite = suite;
+  return testCase;
 }
 
 /** Totals and per-file totals of a list of test cases. */
