@@ -52,11 +52,11 @@ function expectNoSecret(text: string): void {
 
 describe("resolveCredentialSource: inputs", () => {
   it.each<{ name: string; inputs: AwsCredentialInputs; kind: string; description: string }>([
-    { name: "long-term keys", inputs: { accessKeyId: KEY_ID, secretAccessKey: SECRET }, kind: "static", description: "keys from --aws-access-key-id" },
-    { name: "temporary keys with token", inputs: { accessKeyId: TEMP_KEY_ID, secretAccessKey: SECRET, sessionToken: SESSION }, kind: "static", description: "keys from --aws-access-key-id" },
-    { name: "trailing newlines from file: secrets are trimmed", inputs: { accessKeyId: `${KEY_ID}\n`, secretAccessKey: `${SECRET}\n`, sessionToken: "" }, kind: "static", description: "keys from --aws-access-key-id" },
-    { name: "keys + role arn -> assume role on top", inputs: { accessKeyId: KEY_ID, secretAccessKey: SECRET, roleArn: ROLE }, kind: "assume-role", description: `role ${ROLE} assumed with keys from --aws-access-key-id` },
-    { name: "web identity", inputs: { webIdentityToken: OIDC, roleArn: ROLE }, kind: "web-identity", description: `role ${ROLE} assumed with the web identity token from --aws-web-identity-token` },
+    { name: "long-term keys", inputs: { accessKeyId: KEY_ID, secretAccessKey: SECRET }, kind: "static", description: "keys from --access-key-id" },
+    { name: "temporary keys with token", inputs: { accessKeyId: TEMP_KEY_ID, secretAccessKey: SECRET, sessionToken: SESSION }, kind: "static", description: "keys from --access-key-id" },
+    { name: "trailing newlines from file: secrets are trimmed", inputs: { accessKeyId: `${KEY_ID}\n`, secretAccessKey: `${SECRET}\n`, sessionToken: "" }, kind: "static", description: "keys from --access-key-id" },
+    { name: "keys + role arn -> assume role on top", inputs: { accessKeyId: KEY_ID, secretAccessKey: SECRET, roleArn: ROLE }, kind: "assume-role", description: `role ${ROLE} assumed with keys from --access-key-id` },
+    { name: "web identity", inputs: { webIdentityToken: OIDC, roleArn: ROLE }, kind: "web-identity", description: `role ${ROLE} assumed with the web identity token from --token` },
   ])("$name", ({ inputs, kind, description }) => {
     const source = resolveCredentialSource(inputs, { now: NOW });
     expect(source.kind).toBe(kind);
@@ -65,29 +65,29 @@ describe("resolveCredentialSource: inputs", () => {
 
   it("keeps the trimmed values", () => {
     const source = resolveCredentialSource({ accessKeyId: ` ${KEY_ID}\n`, secretAccessKey: `${SECRET}\r\n` });
-    expect(source).toEqual({ kind: "static", credentials: { accessKeyId: KEY_ID, secretAccessKey: SECRET }, origin: "--aws-access-key-id" });
+    expect(source).toEqual({ kind: "static", credentials: { accessKeyId: KEY_ID, secretAccessKey: SECRET }, origin: "--access-key-id" });
   });
 
   it.each<{ name: string; inputs: AwsCredentialInputs; fragments: string[] }>([
-    { name: "nothing", inputs: {}, fragments: ["AWS credentials: none were given", "--aws-access-key-id env:AWS_ACCESS_KEY_ID"] },
-    { name: "role without source", inputs: { roleArn: ROLE }, fragments: ["--aws-role-arn was given without credentials"] },
+    { name: "nothing", inputs: {}, fragments: ["AWS credentials: none were given", "--access-key-id env:AWS_ACCESS_KEY_ID"] },
+    { name: "role without source", inputs: { roleArn: ROLE }, fragments: ["--role-arn was given without credentials"] },
     { name: "two sources", inputs: { accessKeyId: KEY_ID, secretAccessKey: SECRET, webIdentityToken: OIDC }, fragments: ["more than one source was given (access keys, a web identity token)"] },
-    { name: "secret key missing", inputs: { accessKeyId: KEY_ID }, fragments: ["--aws-secret-access-key: is missing"] },
-    { name: "key id missing", inputs: { secretAccessKey: SECRET }, fragments: ["--aws-access-key-id: is missing"] },
-    { name: "bad key id", inputs: { accessKeyId: "AKIA123", secretAccessKey: SECRET }, fragments: ["--aws-access-key-id: does not look like an access key id", "got 7 characters"] },
+    { name: "secret key missing", inputs: { accessKeyId: KEY_ID }, fragments: ["--secret-access-key: is missing"] },
+    { name: "key id missing", inputs: { secretAccessKey: SECRET }, fragments: ["--access-key-id: is missing"] },
+    { name: "bad key id", inputs: { accessKeyId: "AKIA123", secretAccessKey: SECRET }, fragments: ["--access-key-id: does not look like an access key id", "got 7 characters"] },
     { name: "lowercase key id", inputs: { accessKeyId: KEY_ID.toLowerCase(), secretAccessKey: SECRET }, fragments: ["does not look like an access key id"] },
     { name: "swapped key id and secret", inputs: { accessKeyId: SECRET, secretAccessKey: KEY_ID }, fragments: ["look swapped", "got 40 characters"] },
-    { name: "short secret", inputs: { accessKeyId: KEY_ID, secretAccessKey: "abc" }, fragments: ["--aws-secret-access-key: does not look like a secret access key", "got 3 characters"] },
-    { name: "ASIA without token", inputs: { accessKeyId: TEMP_KEY_ID, secretAccessKey: SECRET }, fragments: ["--aws-session-token: is missing", "temporary key (ASIA...)"] },
+    { name: "short secret", inputs: { accessKeyId: KEY_ID, secretAccessKey: "abc" }, fragments: ["--secret-access-key: does not look like a secret access key", "got 3 characters"] },
+    { name: "ASIA without token", inputs: { accessKeyId: TEMP_KEY_ID, secretAccessKey: SECRET }, fragments: ["--session-token: is missing", "temporary key (ASIA...)"] },
     { name: "AKIA with token", inputs: { accessKeyId: KEY_ID, secretAccessKey: SECRET, sessionToken: SESSION }, fragments: ["long-term key (AKIA...)"] },
-    { name: "token with whitespace", inputs: { accessKeyId: TEMP_KEY_ID, secretAccessKey: SECRET, sessionToken: "abc def" }, fragments: ["--aws-session-token: contains whitespace"] },
-    { name: "web identity without role", inputs: { webIdentityToken: OIDC }, fragments: ["--aws-role-arn: is required with --aws-web-identity-token"] },
-    { name: "web identity not a JWT", inputs: { webIdentityToken: "not-a-jwt", roleArn: ROLE }, fragments: ["--aws-web-identity-token: is not a JWT"] },
+    { name: "token with whitespace", inputs: { accessKeyId: TEMP_KEY_ID, secretAccessKey: SECRET, sessionToken: "abc def" }, fragments: ["--session-token: contains whitespace"] },
+    { name: "web identity without role", inputs: { webIdentityToken: OIDC }, fragments: ["--role-arn: is required with --token"] },
+    { name: "web identity not a JWT", inputs: { webIdentityToken: "not-a-jwt", roleArn: ROLE }, fragments: ["--token: is not a JWT"] },
     { name: "expired web identity", inputs: { webIdentityToken: jwt({ exp: NOW.getTime() / 1000 - 60 }), roleArn: ROLE }, fragments: ["expired at 2026-11-27T08:59:00.000Z"] },
-    { name: "bad role arn", inputs: { webIdentityToken: OIDC, roleArn: "auto-deploy" }, fragments: ["--aws-role-arn: is not an IAM role ARN"] },
-    { name: "bad session name", inputs: { webIdentityToken: OIDC, roleArn: ROLE, roleSessionName: "has space" }, fragments: ["--aws-role-session-name"] },
-    { name: "bad duration", inputs: { webIdentityToken: OIDC, roleArn: ROLE, durationSeconds: 60 }, fragments: ["--aws-duration-seconds: 60 is outside 900..43200"] },
-    { name: "profile without file", inputs: { profile: "prod", accessKeyId: KEY_ID, secretAccessKey: SECRET }, fragments: ["--aws-profile: is set but --aws-credentials is not"] },
+    { name: "bad role arn", inputs: { webIdentityToken: OIDC, roleArn: "auto-deploy" }, fragments: ["--role-arn: is not an IAM role ARN"] },
+    { name: "bad session name", inputs: { webIdentityToken: OIDC, roleArn: ROLE, roleSessionName: "has space" }, fragments: ["role session name"] },
+    { name: "bad duration", inputs: { webIdentityToken: OIDC, roleArn: ROLE, durationSeconds: 60 }, fragments: ["session duration: 60 is outside 900..43200"] },
+    { name: "profile without file", inputs: { profile: "prod", accessKeyId: KEY_ID, secretAccessKey: SECRET }, fragments: ["--profile: is set but --credentials-file is not"] },
   ])("$name", ({ inputs, fragments }) => {
     const err = problemsOf(() => resolveCredentialSource(inputs, { now: NOW }));
     for (const f of fragments) expect(err.message).toContain(f);
@@ -152,22 +152,22 @@ describe("shared credentials file", () => {
   });
 
   it.each([
-    { name: "missing profile lists the others", file: FILE, profile: "nope", fragments: ["--aws-profile: profile nope is not in --aws-credentials (profiles: default, ci, deploy, chained, self)"] },
-    { name: "missing secret key", file: `[default]\naws_access_key_id = ${KEY_ID}\n`, profile: undefined, fragments: ["--aws-credentials:1 [default] aws_secret_access_key: is missing"] },
-    { name: "bad key id at its line", file: `[a]\n\naws_access_key_id = AKIAshort\naws_secret_access_key = ${SECRET}\n`, profile: "a", fragments: ["--aws-credentials:3 [a] aws_access_key_id: does not look like an access key id"] },
-    { name: "profile with nothing", file: "[a]\nregion = us-west-2\n", profile: "a", fragments: ["--aws-credentials:1: profile a has no aws_access_key_id"] },
-    { name: "malformed line", file: `[default]\n${SECRET}\n`, profile: undefined, fragments: ["--aws-credentials:2: line is not `key = value`"] },
-    { name: "settings before a section", file: `aws_access_key_id = ${KEY_ID}\n[default]\n`, profile: undefined, fragments: ["--aws-credentials:1: settings before the first [profile] section"] },
-    { name: "unclosed header", file: "[default\n", profile: undefined, fragments: ["--aws-credentials:1: section header is not closed"] },
-    { name: "duplicate section", file: `[a]\nx = 1\n[a]\n`, profile: "a", fragments: ["--aws-credentials:3: profile a is defined again (first on line 1)"] },
-    { name: "duplicate key", file: `[a]\naws_secret_access_key = ${SECRET}\naws_secret_access_key = x\n`, profile: "a", fragments: ["--aws-credentials:3: aws_secret_access_key is set again in profile a"] },
-    { name: "role without source_profile", file: `[r]\nrole_arn = ${ROLE}\n`, profile: "r", fragments: ["--aws-credentials:2: profile r has role_arn but no source_profile"] },
+    { name: "missing profile lists the others", file: FILE, profile: "nope", fragments: ["--profile: profile nope is not in --credentials-file (profiles: default, ci, deploy, chained, self)"] },
+    { name: "missing secret key", file: `[default]\naws_access_key_id = ${KEY_ID}\n`, profile: undefined, fragments: ["--credentials-file:1 [default] aws_secret_access_key: is missing"] },
+    { name: "bad key id at its line", file: `[a]\n\naws_access_key_id = AKIAshort\naws_secret_access_key = ${SECRET}\n`, profile: "a", fragments: ["--credentials-file:3 [a] aws_access_key_id: does not look like an access key id"] },
+    { name: "profile with nothing", file: "[a]\nregion = us-west-2\n", profile: "a", fragments: ["--credentials-file:1: profile a has no aws_access_key_id"] },
+    { name: "malformed line", file: `[default]\n${SECRET}\n`, profile: undefined, fragments: ["--credentials-file:2: line is not `key = value`"] },
+    { name: "settings before a section", file: `aws_access_key_id = ${KEY_ID}\n[default]\n`, profile: undefined, fragments: ["--credentials-file:1: settings before the first [profile] section"] },
+    { name: "unclosed header", file: "[default\n", profile: undefined, fragments: ["--credentials-file:1: section header is not closed"] },
+    { name: "duplicate section", file: `[a]\nx = 1\n[a]\n`, profile: "a", fragments: ["--credentials-file:3: profile a is defined again (first on line 1)"] },
+    { name: "duplicate key", file: `[a]\naws_secret_access_key = ${SECRET}\naws_secret_access_key = x\n`, profile: "a", fragments: ["--credentials-file:3: aws_secret_access_key is set again in profile a"] },
+    { name: "role without source_profile", file: `[r]\nrole_arn = ${ROLE}\n`, profile: "r", fragments: ["--credentials-file:2: profile r has role_arn but no source_profile"] },
     { name: "source_profile loop", file: `[a]\nrole_arn = ${ROLE}\nsource_profile = b\n[b]\nrole_arn = ${ROLE}\nsource_profile = a\n`, profile: "a", fragments: ["source_profile loops: a -> b -> a"] },
     { name: "source_profile missing", file: `[a]\nrole_arn = ${ROLE}\nsource_profile = gone\n`, profile: "a", fragments: ["[a] source_profile: profile gone is not in"] },
-    { name: "credential_source", file: `[a]\nrole_arn = ${ROLE}\ncredential_source = Ec2InstanceMetadata\n`, profile: "a", fragments: ["--aws-credentials:3: profile a takes its source credentials from credential_source"] },
-    { name: "web_identity_token_file", file: `[a]\nrole_arn = ${ROLE}\nweb_identity_token_file = /var/run/token\n`, profile: "a", fragments: ["cannot see", "--aws-web-identity-token file:<that file>"] },
-    { name: "sso profile", file: "[a]\nsso_session = corp\nsso_account_id = 1\n", profile: "a", fragments: ["--aws-credentials:2: profile a needs an SSO login", "aws configure export-credentials --profile a"] },
-    { name: "bad role arn in profile", file: `[a]\nrole_arn = nope\nsource_profile = a\naws_access_key_id = ${KEY_ID}\naws_secret_access_key = ${SECRET}\n`, profile: "a", fragments: ["--aws-credentials:2: role_arn of profile a is not an IAM role ARN"] },
+    { name: "credential_source", file: `[a]\nrole_arn = ${ROLE}\ncredential_source = Ec2InstanceMetadata\n`, profile: "a", fragments: ["--credentials-file:3: profile a takes its source credentials from credential_source"] },
+    { name: "web_identity_token_file", file: `[a]\nrole_arn = ${ROLE}\nweb_identity_token_file = /var/run/token\n`, profile: "a", fragments: ["cannot see", "--token file:<that file>"] },
+    { name: "sso profile", file: "[a]\nsso_session = corp\nsso_account_id = 1\n", profile: "a", fragments: ["--credentials-file:2: profile a needs an SSO login", "aws configure export-credentials --profile a"] },
+    { name: "bad role arn in profile", file: `[a]\nrole_arn = nope\nsource_profile = a\naws_access_key_id = ${KEY_ID}\naws_secret_access_key = ${SECRET}\n`, profile: "a", fragments: ["--credentials-file:2: role_arn of profile a is not an IAM role ARN"] },
   ])("$name", ({ file, profile, fragments }) => {
     const err = problemsOf(() => resolveCredentialSource({ credentialsFile: file, ...(profile ? { profile } : {}) }));
     for (const f of fragments) expect(err.message).toContain(f);
@@ -205,7 +205,7 @@ describe("STS through the shared helper (aws-sdk-client-mock)", () => {
     expect(aws.kms()).toBe(aws.kms());
     expect(await aws.kms().config.region()).toBe("us-west-2");
     expect(await aws.ecr().config.credentials()).toEqual({ accessKeyId: KEY_ID, secretAccessKey: SECRET });
-    expect(aws.description).toBe("keys from --aws-access-key-id");
+    expect(aws.description).toBe("keys from --access-key-id");
     expect(sts.calls()).toHaveLength(0);
     aws.destroy();
   });

@@ -349,7 +349,7 @@ function stsFailure(err: unknown, ctx: { action: string; roleArn?: string; secre
   }
   if (name === "ValidationError" && /duration/i.test(detail)) {
     return new PipelineError("AWS_ASSUME_ROLE_FAILED", `${ctx.action} for ${role}: the session duration is longer than the role allows (${detail})`, {
-      hint: "lower --aws-duration-seconds (or duration_seconds) or raise the role's maximum session duration",
+      hint: "lower duration_seconds or raise the role's maximum session duration",
       cause: err,
     });
   }

@@ -41,15 +41,16 @@ export interface AwsCredentialInputs {
 
 /** CLI flags of the inputs, used in messages; the Dagger functions declare these names. */
 export const AWS_CREDENTIAL_FLAGS = {
-  accessKeyId: "--aws-access-key-id",
-  secretAccessKey: "--aws-secret-access-key",
-  sessionToken: "--aws-session-token",
-  credentialsFile: "--aws-credentials",
-  profile: "--aws-profile",
-  webIdentityToken: "--aws-web-identity-token",
-  roleArn: "--aws-role-arn",
-  roleSessionName: "--aws-role-session-name",
-  durationSeconds: "--aws-duration-seconds",
+  // The flags of `dagger call with-aws-credentials` / `with-aws-web-identity` (src/index.ts).
+  accessKeyId: "--access-key-id",
+  secretAccessKey: "--secret-access-key",
+  sessionToken: "--session-token",
+  credentialsFile: "--credentials-file",
+  profile: "--profile",
+  webIdentityToken: "--token",
+  roleArn: "--role-arn",
+  roleSessionName: "role session name",
+  durationSeconds: "session duration",
 } as const satisfies Record<keyof AwsCredentialInputs, string>;
 
 export const DEFAULT_SESSION_NAME = "rails-pipeline";
@@ -74,9 +75,9 @@ const SESSION_NAME_PATTERN = /^[\w+=,.@-]{2,64}$/;
 const JWT_PATTERN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 const INPUT_HINT =
-  `pass one of: ${AWS_CREDENTIAL_FLAGS.accessKeyId} env:AWS_ACCESS_KEY_ID ${AWS_CREDENTIAL_FLAGS.secretAccessKey} env:AWS_SECRET_ACCESS_KEY ` +
-  `[${AWS_CREDENTIAL_FLAGS.sessionToken} env:AWS_SESSION_TOKEN]; or ${AWS_CREDENTIAL_FLAGS.credentialsFile} file:$HOME/.aws/credentials ` +
-  `[${AWS_CREDENTIAL_FLAGS.profile} <name>]; or ${AWS_CREDENTIAL_FLAGS.webIdentityToken} env:CIRCLE_OIDC_TOKEN_V2 ${AWS_CREDENTIAL_FLAGS.roleArn} <role arn>`;
+  `call with-aws-credentials ${AWS_CREDENTIAL_FLAGS.accessKeyId} env:AWS_ACCESS_KEY_ID ${AWS_CREDENTIAL_FLAGS.secretAccessKey} env:AWS_SECRET_ACCESS_KEY ` +
+  `[${AWS_CREDENTIAL_FLAGS.sessionToken} env:AWS_SESSION_TOKEN]; or with-aws-credentials ${AWS_CREDENTIAL_FLAGS.credentialsFile} file:$HOME/.aws/credentials ` +
+  `[${AWS_CREDENTIAL_FLAGS.profile} <name>]; or with-aws-web-identity ${AWS_CREDENTIAL_FLAGS.webIdentityToken} env:CIRCLE_OIDC_TOKEN_V2 ${AWS_CREDENTIAL_FLAGS.roleArn} <role arn>`;
 
 export interface ResolveCredentialOptions {
   /** Label of the credentials file in messages. */
