@@ -11,6 +11,8 @@
 import { argument, Directory, func, object, Secret } from "@dagger.io/dagger";
 import type { RunCredentials } from "./credentials.js";
 import { runPlan } from "./plan.js";
+import { runDeploy } from "./deploy.js";
+import { runFeatureSweep, runFeatureTeardown } from "./feature.js";
 import { Container } from "@dagger.io/dagger";
 import { buildAppImage, publishAppImage, publishBaseImage } from "./images.js";
 import { check, Service } from "@dagger.io/dagger";
@@ -359,5 +361,122 @@ export class Pipeline {
     image?: Container,
   ): Promise<Service> {
     return serveApp(source, { env, flavor, image }, this.credentials());
+  }
+
+  // --- deploy -----------------------------------------------------------------------------------
+
+  /**
+   * Deploy to dev, stage or prod as the seed's deploy job does, executing exactly what plan prints:
+   * check-env, then (before anything is pushed) AssumeRole into the environment's roleArn and a
+   * read-only clone of infrastructure-live that checks every unit's terragrunt.hcl exists, parses and
+   * has the image attribute; then the base image (built only when missing), the app image (pushed),
+   * one infrastructure-live commit setting the image tag in every unit (retried when someone else
+   * pushed), fresh role credentials, cluster access (aws eks update-kubeconfig from the environment's
+   * eksClusterArn) and terragrunt apply per unit in order (default clockwork, sidekiq, rails-api) in
+   * the terragrunt.image container, stopping at the first failure. Prints the step-by-step report;
+   * on failure the error is that report, naming the infrastructure-live commit that landed and the
+   * units applied, failed (with the tail of their output) and not reached. The role's temporary
+   * credentials reach terragrunt only as secret variables. --dry-run prints plan's output and does
+   * nothing.
+   *
+   * Example: dagger call with-aws-credentials --access-key-id env:AWS_ACCESS_KEY_ID --secret-access-key env:AWS_SECRET_ACCESS_KEY with-git-credentials --ssh-key file:$HOME/.ssh/id_ed25519 deploy --env dev --branch da/develop --sha $CIRCLE_SHA1
+   * Example: dagger call with-aws-web-identity --token env:CIRCLE_OIDC_TOKEN_V2 --role-arn arn:aws:iam::004671295794:role/ci with-git-credentials --token env:INFRA_LIVE_TOKEN deploy --tag release-v1.2.3 --sha $CIRCLE_SHA1
+   * Example: dagger call deploy --env prod --tag release-v1.2.3 --sha $CIRCLE_SHA1 --dry-run
+   */
+  @func({ cache: "never" })
+  async deploy(
+    /** The application repository; default: the bundled example app. */
+    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The environment: dev, stage or prod (prod needs --tag release-<version>); default: resolved from --branch/--tag like plan. */
+    env = "",
+    /** The branch being deployed, e.g. da/develop (Example: --branch $CIRCLE_BRANCH). Give a branch or a tag. */
+    branch = "",
+    /** The tag being deployed, e.g. release-v1.2.3 (Example: --tag $CIRCLE_TAG). */
+    tag = "",
+    /** The full 40-character commit sha (Example: --sha $CIRCLE_SHA1). */
+    sha = "",
+    /** Print the plan (exactly dagger call plan's output) and do nothing; default false. */
+    dryRun = false,
+    /** Output format of --dry-run: text or json (as plan); default text. */
+    format = "text",
+    /** Image of the container that clones and pushes infrastructure-live (needs git and ssh); default alpine/git:2.47.2. */
+    gitImage = "alpine/git:2.47.2",
+    /** How terragrunt reaches the EKS cluster: update-kubeconfig (aws eks update-kubeconfig in the terragrunt image, which then needs the AWS CLI) or none; default update-kubeconfig. */
+    clusterAccess = "update-kubeconfig",
+  ): Promise<string> {
+    return runDeploy(source, { env, branch, tag, sha, dryRun, format, gitImage, clusterAccess }, this.credentials());
+  }
+
+  /**
+   * Deploy a feature environment for a feature/<name> branch, as the seed does in the dev cluster:
+   * the app image tagged feat-<name>-<sha7>, the terragrunt configs of postgres, redis, pgadmin,
+   * api, clockwork and sidekiq generated under feature.unitsRoot/<name> and committed in one commit,
+   * then terragrunt apply of the dependencies first (postgres, redis) and the app units after, with
+   * the same preflight, credentials and report as deploy.
+   *
+   * Example: dagger call with-aws-credentials --access-key-id env:AWS_ACCESS_KEY_ID --secret-access-key env:AWS_SECRET_ACCESS_KEY with-git-credentials --ssh-key file:$HOME/.ssh/id_ed25519 feature-deploy --branch feature/new-loan-flow --sha $CIRCLE_SHA1
+   */
+  @func({ cache: "never" })
+  async featureDeploy(
+    /** The application repository; default: the bundled example app. */
+    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The feature branch, feature/<name> with letters, digits and dashes (Example: --branch $CIRCLE_BRANCH). */
+    branch: string,
+    /** The full 40-character commit sha (Example: --sha $CIRCLE_SHA1). */
+    sha: string,
+    /** Print the plan (exactly dagger call plan's output) and do nothing; default false. */
+    dryRun = false,
+    /** Image of the container that clones and pushes infrastructure-live; default alpine/git:2.47.2. */
+    gitImage = "alpine/git:2.47.2",
+    /** How terragrunt reaches the EKS cluster: update-kubeconfig or none; default update-kubeconfig. */
+    clusterAccess = "update-kubeconfig",
+  ): Promise<string> {
+    return runDeploy(source, { env: "", branch, tag: "", sha, dryRun, format: "text", gitImage, clusterAccess }, this.credentials(), { requireFeature: true });
+  }
+
+  /**
+   * Tear a feature environment down (the seed's feature-cleanup.sh): terragrunt destroy of its units
+   * in reverse apply order (app units first, then pgadmin, redis, postgres), skipping units whose
+   * folder is already gone, then one infrastructure-live commit removing feature.unitsRoot/<name>.
+   * The configs are removed only after every destroy succeeded; running it twice succeeds (nothing
+   * to destroy, nothing to commit).
+   *
+   * Example: dagger call with-aws-credentials --access-key-id env:AWS_ACCESS_KEY_ID --secret-access-key env:AWS_SECRET_ACCESS_KEY with-git-credentials --ssh-key file:$HOME/.ssh/id_ed25519 feature-teardown --name new-loan-flow
+   */
+  @func({ cache: "never" })
+  async featureTeardown(
+    /** The application repository (its pipeline.json); default: the bundled example app. */
+    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The feature name: the part after feature/ in the branch (Example: --name new-loan-flow). */
+    name: string,
+    /** Image of the container that clones and pushes infrastructure-live; default alpine/git:2.47.2. */
+    gitImage = "alpine/git:2.47.2",
+    /** How terragrunt reaches the EKS cluster: update-kubeconfig or none; default update-kubeconfig. */
+    clusterAccess = "update-kubeconfig",
+  ): Promise<string> {
+    return runFeatureTeardown(source, name, { gitImage, clusterAccess }, this.credentials());
+  }
+
+  /**
+   * Tear down every feature environment under feature.unitsRoot whose feature/<name> branch is not
+   * in --live-branches, one after the other (a failure does not stop the others; the call fails at
+   * the end), and say which environments it kept. Folders that are not feature names are left alone.
+   * An empty list is refused: a repository always has its default branch.
+   *
+   * Example: dagger call with-aws-credentials --access-key-id env:AWS_ACCESS_KEY_ID --secret-access-key env:AWS_SECRET_ACCESS_KEY with-git-credentials --ssh-key file:$HOME/.ssh/id_ed25519 feature-sweep --live-branches "$(git ls-remote --heads origin)"
+   * Example: dagger call feature-sweep --live-branches da/develop,feature/new-loan-flow
+   */
+  @func({ cache: "never" })
+  async featureSweep(
+    /** The application repository (its pipeline.json); default: the bundled example app. */
+    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The branches that exist, separated by commas or newlines; git ls-remote --heads and git branch -r output are accepted. */
+    liveBranches: string,
+    /** Image of the container that clones and pushes infrastructure-live; default alpine/git:2.47.2. */
+    gitImage = "alpine/git:2.47.2",
+    /** How terragrunt reaches the EKS cluster: update-kubeconfig or none; default update-kubeconfig. */
+    clusterAccess = "update-kubeconfig",
+  ): Promise<string> {
+    return runFeatureSweep(source, liveBranches, { gitImage, clusterAccess }, this.credentials());
   }
 }
