@@ -119,11 +119,12 @@ describe("npm run shards (real subprocess)", () => {
     ["bad --format", ["--timings", KNAPSACK, "--shards", "8", "--format", "xml"], 2, `--format "xml" is not one of json, text`],
     ["nothing to plan", ["--shards", "8"], 2, "neither --timings nor --source was given"],
     ["missing timings file", ["--timings", "/nonexistent/timings.json", "--shards", "8"], 1, "[TIMINGS_INVALID] --timings /nonexistent/timings.json cannot be read (no such file)"],
+    ["missing timings file with --source", ["--timings", "/nonexistent/timings.json", "--source", "APP", "--shards", "2"], 1, "--timings /nonexistent/timings.json cannot be read (no such file)"],
     ["malformed timings without --source", ["--timings", "BROKEN", "--shards", "8"], 1, "[TIMINGS_INVALID] BROKEN:1:32: not valid JSON"],
     ["source without spec/", ["--source", "NOSPEC", "--shards", "2"], 1, "[SOURCE_FILE_MISSING] spec/ is missing from the source directory"],
     ["source that is not a directory", ["--source", "/nonexistent/app", "--shards", "2"], 2, "--source /nonexistent/app is not a directory"],
   ])("rejects %s with the code, the input and a fix, without a stack trace", async (_name, args, code, fragment) => {
-    const resolved = args.map((a) => (a === "BROKEN" ? path.join(app, "broken.json") : a === "NOSPEC" ? path.join(app, "nospec") : a));
+    const resolved = args.map((a) => (a === "BROKEN" ? path.join(app, "broken.json") : a === "NOSPEC" ? path.join(app, "nospec") : a === "APP" ? app : a));
     const run = await cli(...resolved);
     expect(run.code).toBe(code);
     expect(run.stdout).toBe("");

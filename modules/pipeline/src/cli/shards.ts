@@ -4,8 +4,8 @@
  * Plans timing-balanced rspec shards without Dagger, exactly as `dagger call test` does.
  * - Without `--source`, the units are exactly the entries of the timings file (it must be readable).
  * - With `--source <app dir>`, the units are the `spec/**\/*_spec.rb` files there, timed or not; timed
- *   files that vanished are dropped, untimed ones get the median time; an unreadable timings file
- *   only warns (on stderr) and the split falls back to estimates.
+ *   files that vanished are dropped, untimed ones get the median time; a timings file that cannot be
+ *   parsed only warns (on stderr) and the split falls back to estimates (a missing one is an error).
  * - `--shard-index i` prints only shard i: its units as rspec arguments (text) or its JSON object.
  *
  * stdout carries only the result; warnings go to stderr. Bad input exits non-zero with `[CODE] message`
@@ -105,7 +105,9 @@ export function runShardsCli(argv: readonly string[], io: Pick<CliIo, "stdout" |
     if (existing.length === 0) {
       throw new PipelineError("SHARD_PLAN_INVALID", `--source ${flags.source} has no spec/**/*_spec.rb files`, { hint: "pass the application directory that holds the rspec suite" });
     }
-    timings = flags.timings === undefined ? parseTimingsOrWarn(undefined, "(no --timings)") : parseTimingsOrWarn(tryRead(flags.timings, io), flags.timings);
+    // A timings file that was named but is missing is an error (likely a typo); one that cannot be
+    // parsed only warns, and the split falls back to estimates.
+    timings = flags.timings === undefined ? parseTimingsOrWarn(undefined, "(no --timings)") : parseTimingsOrWarn(readTimingsText(flags.timings), flags.timings);
   } else {
     timings = parseTimings(readTimingsText(flags.timings!), flags.timings!);
   }
@@ -127,15 +129,6 @@ export function runShardsCli(argv: readonly string[], io: Pick<CliIo, "stdout" |
   }
   if (flags.format === "text") io.stdout(`${formatShardPlan(plan)}\n`);
   else io.stdout(`${JSON.stringify(planToJson(plan, resolved.warnings), null, 2)}\n`);
-}
-
-function tryRead(path: string, io: Pick<CliIo, "stderr">): string | undefined {
-  try {
-    return readTimingsText(path);
-  } catch (err) {
-    io.stderr(`warning: ${(err as Error).message.split("\n")[0]}; planning from estimates\n`);
-    return undefined;
-  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
