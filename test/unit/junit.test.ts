@@ -255,9 +255,9 @@ describe("formatJUnit", () => {
 
   it("escapes everything XML needs escaped", () => {
     expect(escapeXml(`a<b>&"c"'\u0001`)).toBe("a&lt;b&gt;&amp;&quot;c&quot;&apos;");
-    const xml = formatJUnit([{ file: "spec/a_spec.rb", fileSource: "file", name: `<"&'>`, classname: "c", time: 1, status: "failed", failure: { kind: "failure", message: "a\nb", text: "x ]]> y" } }]);
+    const xml = formatJUnit([{ file: "spec/a_spec.rb", fileSource: "file", name: `<"&'>`, classname: "c", time: 1, status: "failed", failure: { kind: "failure", message: "a\nb\tc\r", text: "x ]]> y" } }]);
     const c = parseJUnit(xml).cases[0]!;
     expect(c.name).toBe(`<"&'>`);
-    expect(c.failure).toMatchObject({ message: "a\nb", text: "x ]]> y" });
+    expect(c.failure).toMatchObject({ message: "a\nb\tc\r", text: "x ]]> y" });
   });
 });

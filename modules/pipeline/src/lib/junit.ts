@@ -231,7 +231,8 @@ export function escapeXml(text: string): string {
 
 /** Serialise an element tree back to XML (attributes escaped, CDATA kept). */
 export function formatXmlElement(element: XmlElement, indent = ""): string {
-  const attrs = element.attributes.map(([k, v]) => ` ${k}="${escapeXml(v).replace(/\n/g, "&#10;")}"`).join("");
+  // Whitespace other than spaces is written as references: a parser normalises literal ones to spaces.
+  const attrs = element.attributes.map(([k, v]) => ` ${k}="${escapeXml(v).replace(/\n/g, "&#10;").replace(/\t/g, "&#9;").replace(/\r/g, "&#13;")}"`).join("");
   if (element.children.length === 0) return `${indent}<${element.name}${attrs}/>`;
   const hasElements = element.children.some((c) => c.type === "element");
   const onlyElements = hasElements && element.children.every((c) => c.type === "element" || (!c.cdata && c.text.trim() === ""));
