@@ -10,11 +10,16 @@
  * REDIS_URL) are what `serve` sets as plain variables and point at the local servers here.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { chmod, cp, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dag } from "@dagger.io/dagger";
+import { serveApp, SERVE_DOCKERFILE_PATH } from "../../modules/pipeline/src/serve.js";
+import { installRecorder } from "../support/dagger-recorder.js";
+import { docker, dockerBuildPlan, ensureDocker, ensureRubyImage } from "../support/docker.js";
 import { freePort, startPostgres, startRedis, type PostgresService, type RunningService } from "../support/services.js";
 
 const run = promisify(execFile);
@@ -238,4 +243,117 @@ describe("bin/env + script/entrypoint.rb, for real", () => {
     // The refusal names the file, never a value from it.
     expect(refused.output()).not.toContain("AQICAH");
   }, 60_000);
+});
+
+/**
+ * `dagger call serve --env dev` without an engine: the graph serve records (image build, variables,
+ * secret mount, service aliases, port) is replayed with docker on this machine. The joined
+ * Dockerfile and build args are built with `docker build`; the container gets exactly the graph's
+ * variables, the setSecret plaintext as a read-only file at the graph's mount path, and the service
+ * aliases `postgres`/`redis` resolve to real local servers. The only change: the servers' ports
+ * (serve's fixed 5432/6379 become the free ports the local servers got).
+ */
+describe("serve --env dev replayed with docker", () => {
+  let status: { ok: boolean; reason?: string } = { ok: false, reason: "not checked" };
+  let servePg: PostgresService | undefined;
+  let serveRedis: RunningService | undefined;
+  const container = `pipeline-serve-test-${process.pid}`;
+  const tag = `pipeline-serve-test:${process.pid}`;
+
+  beforeAll(async () => {
+    status = await ensureDocker();
+    if (status.ok) await ensureRubyImage();
+    [servePg, serveRedis] = await Promise.all([startPostgres({ database: "blinker_dev" }), startRedis()]);
+  }, 900_000);
+
+  afterAll(async () => {
+    if (status.ok) {
+      await docker(["rm", "-f", container]).catch(() => undefined);
+      await docker(["rmi", "-f", tag]).catch(() => undefined);
+    }
+    await Promise.all([servePg?.stop(), serveRedis?.stop()]);
+  });
+
+  it("the pod serve describes builds, sets up its database and answers GET /health 200", async (ctx) => {
+    if (!status.ok) ctx.skip(`docker is not available: ${status.reason}`);
+    const files = Object.fromEntries(
+      ["Gemfile", "Gemfile.lock", "Dockerfile", "Dockerfile.base", "config/dev.env"].map((f) => [f, readFileSync(path.join(FIXTURE, f), "utf8")]),
+    );
+    const recorder = await installRecorder((leaf, query) => {
+      if (leaf === "exists") return (/exists \(path: "([^"]+)"/.exec(query)?.[1] ?? "") in files;
+      if (leaf === "contents") return files[/file \(path: "([^"]+)"\) \{ contents/.exec(query)?.[1] ?? ""] ?? "";
+      return undefined;
+    });
+    await (await serveApp(dag.directory(), { env: "dev", flavor: "server" }, { aws: {} })).id();
+    const pod = recorder.queries.at(-1)!;
+    const all = recorder.queries.join("\n");
+    const unquote = (q: string) => JSON.parse(q) as string;
+
+    // The image: the joined Dockerfile and build args the graph holds (RUBY_IMAGE -> the local Ruby image).
+    const build = /withNewFile \(path: "([^"]+)",contents: ("(?:[^"\\]|\\.)*")\) \{ dockerBuild \(dockerfile: "([^"]+)",buildArgs: \[([^\]]*)\]/.exec(all)!;
+    expect(build[1]).toBe(SERVE_DOCKERFILE_PATH);
+    const buildArgs = [...build[4]!.matchAll(/\{name:("(?:[^"\\]|\\.)*"),value:("(?:[^"\\]|\\.)*")\}/g)].map((m) => ({ name: unquote(m[1]!), value: unquote(m[2]!) }));
+    const rubyImage = await ensureRubyImage();
+    const context = await mkdtemp(path.join(tmpdir(), "serve-context-"));
+    try {
+      await cp(FIXTURE, context, { recursive: true, filter: (src) => !/\/(log|tmp)\/.+/.test(src.slice(FIXTURE.length)) });
+      await dockerBuildPlan(
+        context,
+        {
+          dockerfilePath: build[3]!,
+          dockerfileText: unquote(build[2]!),
+          writeDockerfile: true,
+          buildArgs: buildArgs.map((a) => (a.name === "RUBY_IMAGE" ? { ...a, value: rubyImage } : a)),
+        },
+        tag,
+      );
+    } finally {
+      await rm(context, { recursive: true, force: true });
+    }
+
+    // The pod: the graph's variables, the secret file at the graph's path, the aliases, the port.
+    const envVars = new Map([...pod.matchAll(/withEnvVariable \(name: ("(?:[^"\\]|\\.)*"),value: ("(?:[^"\\]|\\.)*")\)/g)].map((m) => [unquote(m[1]!), unquote(m[2]!)]));
+    const mountPath = unquote(/withMountedSecret \(path: ("(?:[^"\\]|\\.)*")/.exec(pod)![1]!);
+    const aliases = [...pod.matchAll(/withServiceBinding \(alias: "([^"]+)"/g)].map((m) => m[1]!);
+    const secretText = unquote(/setSecret \(name: "pipeline-decrypted-env-dev",plaintext: ("(?:[^"\\]|\\.)*")\)/.exec(all)![1]!);
+    expect(aliases.sort()).toEqual(["postgres", "redis"]);
+    expect(pod).toContain("withExposedPort (port: 8080)");
+    expect(envVars.get("DECRYPTED_ENV_FILE")).toBe(mountPath);
+
+    const port = await freePort();
+    envVars.set("DATABASE_PORT", String(servePg!.port));
+    envVars.set("REDIS_URL", `redis://redis:${serveRedis!.port}/0`);
+    envVars.set("PORT", String(port));
+    const secretDir = await mkdtemp(path.join(tmpdir(), "serve-secret-"));
+    const secretFile = path.join(secretDir, "decrypted.env");
+    await writeFile(secretFile, secretText, { mode: 0o400 });
+    try {
+      await docker([
+        "run", "-d", "--name", container, "--network", "host",
+        ...aliases.flatMap((a) => ["--add-host", `${a}:127.0.0.1`]),
+        ...[...envVars].flatMap(([k, v]) => ["-e", `${k}=${v}`]),
+        "-v", `${secretFile}:${mountPath}:ro`,
+        tag,
+      ]);
+      const deadline = Date.now() + 180_000;
+      let last = "";
+      while (Date.now() < deadline) {
+        last = await fetch(`http://127.0.0.1:${port}/health`).then(async (r) => `${r.status} ${await r.text()}`, (e: unknown) => String(e));
+        if (last.startsWith("200 ")) break;
+        const state = (await docker(["inspect", "-f", "{{.State.Running}}", container])).stdout.trim();
+        if (state !== "true") break;
+        await sleep(500);
+      }
+      const logs = await docker(["logs", container]).then((r) => r.stdout + r.stderr);
+      expect(last, logs).toMatch(/^200 \{"status":"ok"/);
+      expect(logs).toContain("entrypoint: setting up the database");
+      expect(await run(PSQL, ["-h", "127.0.0.1", "-p", String(servePg!.port), "-U", "postgres", "-d", "blinker_dev", "-tAc", "SELECT count(*) FROM vehicles"]).then((r) => Number(r.stdout.trim()))).toBeGreaterThan(0);
+      // The secret values were a file, not variables: the container's configured env does not hold them.
+      const configured = (await docker(["inspect", "-f", "{{json .Config.Env}}", container])).stdout;
+      for (const value of ["dev-app-password", "sandbox-password", "sandbox-token"]) expect(configured).not.toContain(value);
+    } finally {
+      await docker(["rm", "-f", container]).catch(() => undefined);
+      await rm(secretDir, { recursive: true, force: true });
+    }
+  }, 900_000);
 });
