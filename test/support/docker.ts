@@ -246,7 +246,7 @@ export async function unusedPort(): Promise<number> {
 }
 
 export interface SavedImage {
-  /** Every file of the `docker save` archive and of each layer tar, as [name, bytes]. */
+  /** Every file of the `docker save` archive (manifest, image config, layer tars), as [name, bytes]. */
   files: Array<[string, Buffer]>;
   /** `docker history --no-trunc` output (the created-by lines, where build args would show). */
   history: string;
@@ -254,7 +254,7 @@ export interface SavedImage {
   inspect: string;
 }
 
-/** `docker save` an image and unpack it and every layer, for scanning. */
+/** `docker save` an image and read every file of the archive. */
 export async function saveImage(ref: string): Promise<SavedImage> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "image-save-"));
   try {
@@ -268,29 +268,133 @@ export async function saveImage(ref: string): Promise<SavedImage> {
       }
     };
     await walk(dir);
-    // Layers are tars (maybe under blobs/sha256/): unpack each into its own folder and scan its files too.
-    const layerFiles: Array<[string, Buffer]> = [];
-    for (const [name, bytes] of files) {
-      if (bytes.length < 512 || bytes.subarray(257, 262).toString() !== "ustar") continue;
-      const ldir = await mkdtemp(path.join(dir, "layer-"));
-      await run("tar", ["-x", "-C", ldir, "-f", path.join(dir, name)], { maxBuffer: 64 * 1024 * 1024 }).catch(() => undefined);
-      const before = layerFiles.length;
-      const walkLayer = async (d: string): Promise<void> => {
-        for (const entry of await readdir(d, { withFileTypes: true })) {
-          const p = path.join(d, entry.name);
-          if (entry.isDirectory()) await walkLayer(p);
-          else if (entry.isFile()) layerFiles.push([`${name}!${path.relative(ldir, p)}`, await readFile(p)]);
-        }
-      };
-      await walkLayer(ldir);
-      if (layerFiles.length === before) layerFiles.push([`${name}!(empty)`, Buffer.alloc(0)]);
-    }
     const history = (await docker(["history", "--no-trunc", "--format", "{{.CreatedBy}}", ref])).stdout;
     const inspect = (await docker(["image", "inspect", ref])).stdout;
-    return { files: [...files, ...layerFiles], history, inspect };
+    return { files, history, inspect };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Is this an (uncompressed) tar archive? `docker save` writes layers as plain tars. */
+export function isTar(bytes: Buffer): boolean {
+  return bytes.length >= 512 && bytes.subarray(257, 262).toString("latin1") === "ustar";
+}
+
+/** The entries of a plain tar (ustar + GNU/PAX long names), as [name, data]. */
+export function tarEntries(bytes: Buffer): Array<[string, Buffer]> {
+  const out: Array<[string, Buffer]> = [];
+  let offset = 0;
+  let longName: string | undefined;
+  while (offset + 512 <= bytes.length) {
+    const header = bytes.subarray(offset, offset + 512);
+    if (header.every((b) => b === 0)) break;
+    const field = (start: number, len: number) => header.subarray(start, start + len).toString("utf8").replace(/\0.*$/s, "");
+    const size = parseInt(field(124, 12).trim() || "0", 8);
+    const type = field(156, 1);
+    const prefix = field(345, 155);
+    const data = bytes.subarray(offset + 512, offset + 512 + size);
+    const name = longName ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100));
+    longName = undefined;
+    if (type === "L") longName = data.toString("utf8").replace(/\0.*$/s, "");
+    else if (type === "x") longName = /\d+ path=([^\n]*)\n/.exec(data.toString("utf8"))?.[1];
+    else if (type === "0" || type === "" || type === "7") out.push([name, data]);
+    offset += 512 + Math.ceil(size / 512) * 512;
+  }
+  return out;
+}
+
+/**
+ * Where `needle` occurs in an image: archive files (image config, manifest), files inside each
+ * layer tar (`<layer>!<path>`), `docker history` and `docker image inspect`. Also returns how many
+ * layers were scanned, so a caller can tell an empty result from an empty scan.
+ */
+export async function findInImage(ref: string, needle: string): Promise<{ hits: string[]; layers: number }> {
+  const saved = await saveImage(ref);
+  const hits: string[] = [];
+  let layers = 0;
+  for (const [name, bytes] of saved.files) {
+    if (isTar(bytes)) {
+      layers++;
+      if (!bytes.includes(needle)) continue;
+      const inner = tarEntries(bytes).filter(([, data]) => data.includes(needle));
+      hits.push(...(inner.length ? inner.map(([n]) => `${name}!${n}`) : [`${name}!(tar headers)`]));
+    } else if (bytes.includes(needle)) hits.push(name);
+  }
+  if (saved.history.includes(needle)) hits.push("docker history");
+  if (saved.inspect.includes(needle)) hits.push("docker image inspect");
+  return { hits, layers };
+}
+
+/** The BuildKit frontend a `# syntax=<image>` first line asks for, or undefined. */
+export function syntaxDirective(dockerfile: string): string | undefined {
+  return /^#\s*syntax\s*=\s*(\S+)\s*$/m.exec(dockerfile.split("\n").find((l) => l.trim() !== "") ?? "")?.[1];
+}
+
+/**
+ * This machine cannot pull images, and a `# syntax=docker/dockerfile:1` directive makes BuildKit
+ * pull its frontend image. When that image is not present locally the directive is dropped, so the
+ * daemon's built-in Dockerfile frontend (which supports `RUN --mount=type=secret`) builds the file.
+ * Nothing else changes. Returns the text and the dropped frontend (for the test log), if any.
+ */
+export async function offlineDockerfile(text: string): Promise<{ text: string; droppedFrontend?: string }> {
+  const frontend = syntaxDirective(text);
+  if (!frontend || (await imageExists(frontend))) return { text };
+  return { text: text.replace(/^#\s*syntax\s*=.*\n/m, ""), droppedFrontend: frontend };
+}
+
+export interface DockerBuildInput {
+  /** Dockerfile path relative to the context, and its text as the pipeline produced it. */
+  dockerfilePath: string;
+  dockerfileText: string;
+  /** Write the text into the context at dockerfilePath first (the dev variant), as images.ts does. */
+  writeDockerfile: boolean;
+  buildArgs: Array<{ name: string; value: string }>;
+}
+
+/**
+ * `docker build` of a pipeline plan: the same Dockerfile text, build args and secret id Dagger's
+ * `dockerBuild` gets. A file the pipeline writes into the context exists only during that build.
+ */
+export async function dockerBuildPlan(
+  context: string,
+  plan: DockerBuildInput,
+  tag: string,
+  opts: { secretId?: string; tokenFile?: string; noCache?: boolean } = {},
+): Promise<{ log: string; droppedFrontend?: string }> {
+  const offline = await offlineDockerfile(plan.dockerfileText);
+  const scratch = await mkdtemp(path.join(os.tmpdir(), "dockerfile-"));
+  let dockerfile = path.join(context, plan.dockerfilePath);
+  const written: string[] = [];
+  try {
+    if (plan.writeDockerfile) {
+      await mkdir(path.dirname(dockerfile), { recursive: true });
+      await writeFile(dockerfile, offline.text);
+      written.push(dockerfile);
+    } else if (offline.droppedFrontend) {
+      dockerfile = path.join(scratch, path.basename(plan.dockerfilePath));
+      await writeFile(dockerfile, offline.text);
+    }
+    const args = ["build", "--progress=plain", "-f", dockerfile, "-t", tag];
+    for (const a of plan.buildArgs) args.push("--build-arg", `${a.name}=${a.value}`);
+    if (opts.secretId && opts.tokenFile) args.push("--secret", `id=${opts.secretId},src=${opts.tokenFile}`);
+    if (opts.noCache) args.push("--no-cache");
+    args.push(context);
+    const { stdout, stderr } = await docker(args, { timeoutMs: 10 * 60_000 });
+    return { log: stdout + stderr, droppedFrontend: offline.droppedFrontend };
+  } finally {
+    for (const f of written) await rm(f, { force: true });
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** `docker tag` + `docker push`; returns `ref@sha256:...` like Dagger's publish. */
+export async function dockerPush(image: string, ref: string): Promise<string> {
+  if (image !== ref) await docker(["tag", image, ref]);
+  const { stdout } = await docker(["push", ref], { timeoutMs: 5 * 60_000 });
+  const digest = /digest: (sha256:[0-9a-f]{64})/.exec(stdout)?.[1];
+  if (!digest) throw new Error(`docker push ${ref}: no digest in output\n${stdout}`);
+  return `${ref}@${digest}`;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
@@ -301,3 +405,4 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
   }
   console.log(`docker ok; registries ${OPEN_REGISTRY.host} (open), ${AUTH_REGISTRY.host} (htpasswd); ${RUBY_IMAGE} ready`);
 }
+
