@@ -9,6 +9,8 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { dag } from "@dagger.io/dagger";
+import { DecryptCommand, EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
+import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { KmsPort } from "../../modules/pipeline/src/aws/kms.js";
 import type { RunCredentials } from "../../modules/pipeline/src/credentials.js";
@@ -36,6 +38,9 @@ const MY_SECRET = "my-new-api-key-Zq93xVb7-do-not-print";
 /** A KMS ciphertext blob (the bytes behind a kmscrypt:: token), as a fake KMS would return it. */
 const FAKE_BLOB = Uint8Array.from(Buffer.from("AQICAHfakeciphertextblob0123456789abcdefgh==", "base64"));
 
+const ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE";
+const SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
 let recorder: Recorder;
 let files: Record<string, string> = {};
 
@@ -44,6 +49,8 @@ beforeAll(async () => {
     if (leaf === "exists") return (/exists \(path: "([^"]+)"/.exec(query)?.[1] ?? "") in files;
     if (leaf === "contents") return files[/file \(path: "([^"]+)"\) \{ contents/.exec(query)?.[1] ?? ""] ?? "";
     if (leaf === "plaintext" && query.includes("env://MY_SECRET")) return MY_SECRET;
+    if (leaf === "plaintext" && query.includes("env://AWS_ACCESS_KEY_ID")) return ACCESS_KEY_ID;
+    if (leaf === "plaintext" && query.includes("env://AWS_SECRET_ACCESS_KEY")) return SECRET_ACCESS_KEY;
     return undefined;
   });
 });
@@ -228,6 +235,44 @@ describe("encrypt-value", () => {
     await expect(encryptValueToken(source(), "prod", dag.secret("env://MY_SECRET"), noCredentials())).rejects.toThrow(
       /AWS_CREDENTIALS_INVALID[\s\S]*encrypt-value --env prod needs AWS credentials/,
     );
+  });
+});
+
+describe("the real KMS client (aws-sdk-client-mock)", () => {
+  const kms = mockClient(KMSClient);
+  const keys = (): RunCredentials => ({ aws: { accessKeyId: dag.secret("env://AWS_ACCESS_KEY_ID"), secretAccessKey: dag.secret("env://AWS_SECRET_ACCESS_KEY") } });
+  beforeEach(() => kms.reset());
+
+  it("decrypt-env uses the with-aws-credentials keys and the environment's region", async () => {
+    kms.on(DecryptCommand).callsFake(async (input: { CiphertextBlob: Uint8Array }) => ({
+      Plaintext: new TextEncoder().encode(`kms-${Buffer.from(input.CiphertextBlob).subarray(-6).toString("hex")}`),
+    }));
+    await (await decryptEnvSecret(source(), "prod", keys())).id();
+    const calls = kms.commandCalls(DecryptCommand);
+    expect(calls.length).toBe(collectTokens(parseEnvFile(PROD_ENV, "config/prod.env")).size);
+    const client = calls[0]!.thisValue as KMSClient;
+    expect(await client.config.region()).toBe("us-west-2");
+    expect(await client.config.credentials()).toMatchObject({ accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY });
+    const sent = setSecretPlaintext(decryptedEnvSecretName("prod"));
+    expect(sent).toMatch(/^DATABASE_PASSWORD=kms-[0-9a-f]{12}$/m);
+    for (const secret of [ACCESS_KEY_ID, SECRET_ACCESS_KEY]) expect(recorder.queries.join("\n")).not.toContain(secret);
+  });
+
+  it("encrypt-value sends the value to KMS Encrypt under the environment's key", async () => {
+    kms.on(EncryptCommand).resolves({ CiphertextBlob: FAKE_BLOB });
+    const token = await encryptValueToken(source(), "stage", dag.secret("env://MY_SECRET"), keys());
+    expect(token).toBe(`kmscrypt::${Buffer.from(FAKE_BLOB).toString("base64")}`);
+    const input = kms.commandCalls(EncryptCommand)[0]!.args[0].input;
+    expect(input.KeyId).toBe("alias/stage-env");
+    expect(new TextDecoder().decode(input.Plaintext)).toBe(MY_SECRET);
+  });
+
+  it("an access-denied token fails naming its KEY and file:line", async () => {
+    kms.on(DecryptCommand).rejects(Object.assign(new Error("not authorized to perform kms:Decrypt"), { name: "AccessDeniedException" }));
+    const err = (await decryptEnvSecret(source(), "prod", keys()).catch((e: unknown) => e)) as ProblemsError;
+    expect(err.code).toBe("KMS_DECRYPT_FAILED");
+    const firstToken = parseEnvFile(PROD_ENV, "config/prod.env").entries.find((e) => e.tokens.length > 0)!;
+    expect(err.message).toContain(`config/prod.env:${firstToken.line}: ${firstToken.key}: access denied by KMS`);
   });
 });
 

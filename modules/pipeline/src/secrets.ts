@@ -51,8 +51,18 @@ function kmsTarget(config: PipelineConfig, env: EnvironmentName): KmsTarget {
   return { environment: env, region: envConfig.region, keyId: envConfig.kmsKeyId };
 }
 
-/** The real KMS: AWS_CREDENTIALS_INVALID, naming the builders, when no credentials were given. */
-async function defaultKms(target: KmsTarget, credentials: RunCredentials, why: string): Promise<KmsPort> {
+/** A KMS port for one call, and how to release it (the real client's sockets). */
+interface OpenKms {
+  port: KmsPort;
+  close(): void;
+}
+
+/**
+ * The injected port, or the real KMS in the environment's region. AWS_CREDENTIALS_INVALID, naming
+ * the builders, when the real one is needed and no credentials were given.
+ */
+async function openKms(target: KmsTarget, credentials: RunCredentials, deps: SecretsDeps, why: string): Promise<OpenKms> {
+  if (deps.kms) return { port: await deps.kms(target, credentials), close: () => undefined };
   if (!hasAwsCredentials(credentials.aws)) {
     throw new PipelineError("AWS_CREDENTIALS_INVALID", `${why} needs AWS credentials with KMS access in ${target.region}, and none were given`, {
       hint:
@@ -61,7 +71,7 @@ async function defaultKms(target: KmsTarget, credentials: RunCredentials, why: s
     });
   }
   const aws = createAwsClients({ region: target.region, credentials: await readAwsInputs(credentials) });
-  return kmsPort(aws.kms());
+  return { port: kmsPort(aws.kms()), close: () => aws.destroy() };
 }
 
 /** Read `config/<env>.env`; SOURCE_FILE_MISSING naming it when the repository has none. */
@@ -89,16 +99,18 @@ export async function decryptEnvFileText(
   const tokens = collectTokens(file).size;
   if (tokens === 0) return { path, text: formatEnvFile(file), tokens };
   const target = kmsTarget(config, env);
-  const kms = deps.kms
-    ? await deps.kms(target, credentials)
-    : await defaultKms(target, credentials, `${path} holds ${tokens} kmscrypt:: value${tokens === 1 ? "" : "s"}; decrypting them`);
-  const decrypted = await decryptEnvFile(file, kms, {
-    environment: env,
-    region: target.region,
-    keyId: target.keyId,
-    ...(deps.concurrency !== undefined ? { concurrency: deps.concurrency } : {}),
-  });
-  return { path, text: formatEnvFile(decrypted), tokens };
+  const kms = await openKms(target, credentials, deps, `${path} holds ${tokens} kmscrypt:: value${tokens === 1 ? "" : "s"}; decrypting them`);
+  try {
+    const decrypted = await decryptEnvFile(file, kms.port, {
+      environment: env,
+      region: target.region,
+      keyId: target.keyId,
+      ...(deps.concurrency !== undefined ? { concurrency: deps.concurrency } : {}),
+    });
+    return { path, text: formatEnvFile(decrypted), tokens };
+  } finally {
+    kms.close();
+  }
 }
 
 /**
@@ -128,8 +140,12 @@ export async function encryptValueToken(
   const env = parseEnvironmentName(envFlag);
   const config = await readConfig(source);
   const target = kmsTarget(config, env);
-  const kms = deps.kms ? await deps.kms(target, credentials) : await defaultKms(target, credentials, `encrypt-value --env ${env}`);
-  return encryptValue(kms, target.keyId, await value.plaintext(), { environment: env, region: target.region, keyId: target.keyId });
+  const kms = await openKms(target, credentials, deps, `encrypt-value --env ${env}`);
+  try {
+    return await encryptValue(kms.port, target.keyId, await value.plaintext(), { environment: env, region: target.region, keyId: target.keyId });
+  } finally {
+    kms.close();
+  }
 }
 
 export interface CheckEnvOptions {
