@@ -397,7 +397,7 @@ export function formatShardPlan(plan: ShardPlan): string {
   ];
   for (const f of plan.splitFiles) lines.push(`split ${f.path} (${s(f.seconds)}) by ${f.examples} example ids into ${f.parts} part(s)`);
   for (const f of plan.unsplittable) {
-    lines.push(`cannot split ${f.path} (${s(f.seconds)} > total/shards): no example ids known; feed rspec JSON timings (--format json) to split it`);
+    lines.push(`cannot split ${f.path} (${s(f.seconds)} > total/shards): no example ids known; feed per-example timings (rspec --format json, or knapsack keys like ${f.path}[1:1]) to split it`);
   }
   for (const shard of plan.shards) {
     lines.push(`shard ${shard.index}: ${s(shard.predictedSeconds)}, ${shard.units.length} unit(s)${shard.units.length === 0 ? " (nothing to run: skip this shard)" : ""}`);
