@@ -12,8 +12,11 @@ import {
   daggerInfraEffects,
   DeployFailedError,
   executeDeploy,
+  runDeploy,
   type DeployEffects,
+  type DeployFlags,
 } from "../../modules/pipeline/src/deploy.js";
+import { runPlan } from "../../modules/pipeline/src/plan.js";
 import { DaggerWorkspace, GIT_SSH_KEY_PATH } from "../../modules/pipeline/src/infra-dagger.js";
 import type { RunCredentials } from "../../modules/pipeline/src/credentials.js";
 import { DEFAULT_CONFIG, parseConfig, type PipelineConfig } from "../../modules/pipeline/src/lib/config.js";
@@ -230,6 +233,7 @@ describe("executeDeploy through Dagger (recorded)", () => {
       ["assume-role", "done"],
       ["terragrunt-apply", "done"],
     ]);
+    expect(report.steps.map((s) => s.name)).toEqual(plan(config).steps);
     expect(report.infraLive).toMatchObject({ committed: true, commitSha: COMMIT });
 
     const execs = execsInOrder(rec).map((a) => a.join(" "));
@@ -287,5 +291,61 @@ describe("executeDeploy through Dagger (recorded)", () => {
     expect(error.message).toContain(`infrastructure-live: commit ${COMMIT} on main`);
     expect(error.message).toContain("terragrunt apply: applied clockwork; failed sidekiq (exit 1); not reached rails-api");
     expect(error.report.terragrunt!.units.map((u) => u.status)).toEqual(["applied", "failed", "not-reached"]);
+  });
+});
+
+describe("runDeploy: dry run and bad input", () => {
+  /** A source directory without pipeline.json whose other files read as one line. */
+  async function sourceRecorder(): Promise<Recorder> {
+    return installRecorder((field, query) => {
+      if (field === "exists") return !query.includes("pipeline.json");
+      if (field === "contents") return "source line\n";
+      return undefined;
+    });
+  }
+  const flags = (f: Partial<DeployFlags>): DeployFlags => ({
+    env: "",
+    branch: "",
+    tag: "",
+    sha: SHA,
+    dryRun: false,
+    format: "text",
+    gitImage: "alpine/git:2.47.2",
+    clusterAccess: "update-kubeconfig",
+    ...f,
+  });
+
+  it.each([
+    { name: "dev by branch, text", f: { branch: "da/develop" } },
+    { name: "prod by tag, json", f: { env: "prod", tag: "release-v1.2.3", format: "json" } },
+    { name: "feature branch", f: { branch: "feature/new-loan-flow" } },
+  ])("--dry-run is exactly plan's output and runs nothing ($name)", async ({ f }) => {
+    const rec = await sourceRecorder();
+    const dry = await runDeploy(dag.directory(), flags({ ...f, dryRun: true }), { aws: {} });
+    const planned = await runPlan(dag.directory(), { branch: "", tag: "", env: "", format: "text", sha: SHA, ...f });
+    expect(dry).toBe(planned);
+    expect(dry).toContain("terragrunt");
+    expect(rec.queries.some((q) => q.includes("withExec") || q.includes("setSecret"))).toBe(false);
+  });
+
+  it.each([
+    { name: "unknown environment", f: { env: "qa", branch: "da/develop" }, code: "ENVIRONMENT_UNKNOWN", fragment: '--env "qa" is not a configured environment' },
+    { name: "feature name", f: { branch: "feature/new_loan.flow" }, code: "FEATURE_NAME_INVALID", fragment: "may contain only letters, digits and dashes" },
+    { name: "prod without a release tag", f: { env: "prod", branch: "da/develop" }, code: "REF_INVALID", fragment: "--env prod needs a release tag" },
+    { name: "cluster access mode", f: { branch: "da/develop", clusterAccess: "kubergrunt" }, code: "ARGUMENT_INVALID", fragment: "--cluster-access" },
+    { name: "a branch that deploys nowhere", f: { branch: "chore/x" }, code: "REF_INVALID", fragment: "nothing to deploy" },
+  ])("$name fails before anything runs", async ({ f, code, fragment }) => {
+    const rec = await sourceRecorder();
+    const error = (await runDeploy(dag.directory(), flags(f), { aws: {} }).catch((e: unknown) => e)) as PipelineError;
+    expect(error.code).toBe(code);
+    expect(error.message).toContain(fragment);
+    expect(rec.queries.some((q) => q.includes("withExec") || q.includes("setSecret"))).toBe(false);
+    expect(sts.commandCalls(AssumeRoleCommand)).toHaveLength(0);
+  });
+
+  it("feature-deploy refuses a branch that is not a feature branch", async () => {
+    await sourceRecorder();
+    const error = (await runDeploy(dag.directory(), flags({ branch: "da/develop" }), { aws: {} }, { requireFeature: true }).catch((e: unknown) => e)) as PipelineError;
+    expect(error.message).toContain('--branch "da/develop" is not a feature branch');
   });
 });
