@@ -5,8 +5,8 @@
  *
  * - postgres refuses to run as root: when the test runs as root the server runs as the `postgres`
  *   user (uid/gid looked up once); a non-root user runs it as itself.
- * - `initdb` runs once per process into a template directory; each instance copies it (much faster
- *   than one initdb per instance).
+ * - `initdb` runs once per machine into a cached template directory; each instance copies it with
+ *   `cp -a` (much faster than one initdb per instance).
  * - Durability is off (fsync, synchronous_commit, full_page_writes): these are throwaway test servers.
  *
  * Example:
@@ -16,8 +16,8 @@
  *   await Promise.all([pg.stop(), redis.stop()]);
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
-import { chown, cp, mkdtemp, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rename, rm, stat, statfs, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -178,32 +178,140 @@ function stopper(child: ChildProcess, signal: NodeJS.Signals, dir: string): () =
   };
 }
 
+let baseDirPromise: Promise<string> | undefined;
+/**
+ * Where instance directories go. SERVICES_TMPDIR wins; else /dev/shm when it is a usable tmpfs
+ * (copying the template and postgres' own writes are then memory-speed: on a busy CI disk a 40 MB
+ * copy takes seconds); else os.tmpdir(), or /tmp when postgres runs as another user who cannot
+ * traverse os.tmpdir() (e.g. TMPDIR=/root/tmp, mode 0700).
+ */
+function baseDir(): Promise<string> {
+  baseDirPromise ??= (async () => {
+    if (process.env.SERVICES_TMPDIR) return process.env.SERVICES_TMPDIR;
+    const traversable = async (dir: string) => {
+      try {
+        const info = await stat(dir);
+        return info.isDirectory() && (process.getuid?.() !== 0 || (info.mode & 0o003) === 0o003);
+      } catch {
+        return false;
+      }
+    };
+    if (await traversable("/dev/shm")) {
+      try {
+        const { bavail, bsize } = await statfs("/dev/shm");
+        if (bavail * bsize > 1024 ** 3) return "/dev/shm";
+      } catch {
+        /* fall through */
+      }
+    }
+    const dir = tmpdir();
+    return (await traversable(dir)) ? dir : "/tmp";
+  })();
+  return baseDirPromise;
+}
+
+/** Bump when the initdb arguments change, so a stale cached template is not reused. */
+const TEMPLATE_VERSION = "v2";
+// 1 MB WAL segments instead of 16 MB: a smaller template to copy.
+const INITDB_ARGS = ["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync", "--wal-segsize=1"];
+
 let templatePromise: Promise<string> | undefined;
-/** One initdb per process (trust auth, superuser `postgres`, UTF8, C locale). */
+/**
+ * A data directory made by initdb (trust auth, superuser `postgres`, UTF8, C locale), cached on the
+ * machine at <tmp>/pg-template-<major>-<version>-<uid>: made once (into a temp name, then renamed, so a
+ * half-made template is never seen and concurrent test processes race safely), then copied per
+ * instance with `cp -a` (keeps the postgres ownership and 0700 mode).
+ */
 function postgresTemplate(): Promise<string> {
   templatePromise ??= (async () => {
     const who = await postgresUser();
-    const root = await mkdtemp(path.join(tmpdir(), "pg-template-"));
-    await chownTree(root, who);
-    const dataDir = path.join(root, "data");
-    const initdb = spawn(
-      path.join(pgBinDir(), "initdb"),
-      ["-D", dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"],
-      { uid: who.uid, gid: who.gid, stdio: ["ignore", "pipe", "pipe"], cwd: root },
-    );
-    const output = captureOutput(initdb);
-    const code = await new Promise<number | null>((r) => initdb.once("close", (c) => r(c)));
-    if (code !== 0) throw new Error(`initdb failed (exit ${code}) as ${who.user}:\n${output()}`);
-    process.once("exit", () => {
-      // Synchronous best-effort cleanup of the shared template.
-      rmSync(root, { recursive: true, force: true });
-    });
-    return dataDir;
+    const bin = pgBinDir();
+    const major = path.basename(path.dirname(bin));
+    const template = path.join(await baseDir(), `pg-template-${major}-${TEMPLATE_VERSION}-${who.uid ?? process.getuid?.()}`);
+    if (existsSync(path.join(template, "PG_VERSION"))) return template;
+
+    const scratch = await mkdtemp(`${template}.tmp-`);
+    try {
+      await chownTree(scratch, who);
+      const dataDir = path.join(scratch, "data");
+      const initdb = spawn(path.join(bin, "initdb"), ["-D", dataDir, ...INITDB_ARGS], {
+        uid: who.uid,
+        gid: who.gid,
+        stdio: ["ignore", "pipe", "pipe"],
+        cwd: scratch,
+      });
+      const output = captureOutput(initdb);
+      const code = await new Promise<number | null>((r) => initdb.once("close", (c) => r(c)));
+      if (code !== 0) throw new Error(`initdb failed (exit ${code}) as ${who.user}:\n${output()}`);
+      try {
+        await rename(dataDir, template);
+      } catch (error) {
+        // Another process won the race: use its template.
+        if (!existsSync(path.join(template, "PG_VERSION"))) throw error;
+      }
+      return template;
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
   })();
   templatePromise.catch(() => {
     templatePromise = undefined;
   });
   return templatePromise;
+}
+
+const SETPRIV = "/usr/bin/setpriv";
+const OWNER_FILE = ".owner-pid";
+
+/**
+ * Spawns a server that dies with this process: `setpriv --pdeathsig` (util-linux) makes the kernel
+ * signal it when the test process goes away without calling stop() (killed worker, Ctrl-C), which an
+ * `exit` handler cannot cover. Without setpriv, the `exit` handler in track() is the fallback.
+ */
+function spawnServer(
+  command: string,
+  args: string[],
+  options: { uid?: number; gid?: number; cwd: string },
+  deathSignal: NodeJS.Signals,
+): ChildProcess {
+  const [cmd, argv] = existsSync(SETPRIV)
+    ? [SETPRIV, ["--pdeathsig", deathSignal, "--", command, ...args]]
+    : [command, args];
+  return spawn(cmd, argv, { ...options, stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** Marks an instance directory as this process's, for sweepOrphans(). */
+async function claim(dir: string): Promise<void> {
+  await writeFile(path.join(dir, OWNER_FILE), String(process.pid));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+let swept: Promise<void> | undefined;
+/** Once per process: removes instance directories left by test processes that died without stop(). */
+function sweepOrphans(): Promise<void> {
+  swept ??= (async () => {
+    const base = await baseDir();
+    const names = await readdir(base).catch(() => [] as string[]);
+    await Promise.all(
+      names
+        .filter((name) => /^(pg|redis)-[A-Za-z0-9]{6}$/.test(name))
+        .map(async (name) => {
+          const owner = Number(await readFile(path.join(base, name, OWNER_FILE), "utf8").catch(() => ""));
+          if (Number.isInteger(owner) && owner > 0 && !alive(owner)) {
+            await rm(path.join(base, name), { recursive: true, force: true });
+          }
+        }),
+    );
+  })();
+  return swept;
 }
 
 async function pgIsReady(port: number): Promise<boolean> {
@@ -219,18 +327,18 @@ async function pgIsReady(port: number): Promise<boolean> {
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresService> {
   const database = options.database ?? "blinker_test";
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new Error(`invalid database name: ${database}`);
-  const who = await postgresUser();
-  const template = await postgresTemplate();
+  const [who, template] = await Promise.all([postgresUser(), postgresTemplate(), sweepOrphans()]);
   const bin = pgBinDir();
 
   let lastError: unknown;
   for (let attempt = 1; attempt <= 3; attempt++) {
-    const dir = await mkdtemp(path.join(tmpdir(), "pg-"));
+    const dir = await mkdtemp(path.join(await baseDir(), "pg-"));
     const dataDir = path.join(dir, "data");
-    await cp(template, dataDir, { recursive: true });
+    await claim(dir);
     await chownTree(dir, who);
+    await run("cp", ["-a", template, dataDir]);
     const port = await freePort();
-    const child = spawn(
+    const child = spawnServer(
       path.join(bin, "postgres"),
       [
         "-D", dataDir,
@@ -244,7 +352,8 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
         "-c", "shared_buffers=32MB",
         "-c", "logging_collector=off",
       ],
-      { uid: who.uid, gid: who.gid, stdio: ["ignore", "pipe", "pipe"], cwd: dir },
+      { uid: who.uid, gid: who.gid, cwd: dir },
+      "SIGQUIT", // immediate shutdown when orphaned
     );
     track(child, "SIGQUIT");
     const output = captureOutput(child);
@@ -280,13 +389,16 @@ async function redisPing(port: number): Promise<boolean> {
 export async function startRedis(options: StartRedisOptions = {}): Promise<RunningService> {
   let lastError: unknown;
   for (let attempt = 1; attempt <= 3; attempt++) {
-    const dir = await mkdtemp(path.join(tmpdir(), "redis-"));
+    await sweepOrphans();
+    const dir = await mkdtemp(path.join(await baseDir(), "redis-"));
+    await claim(dir);
     const port = await freePort();
-    const child = spawn(
+    const child = spawnServer(
       "redis-server",
       ["--port", String(port), "--bind", HOST, "--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no",
         "--protected-mode", "no", "--loglevel", "warning"],
-      { stdio: ["ignore", "pipe", "pipe"], cwd: dir },
+      { cwd: dir },
+      "SIGTERM",
     );
     track(child, "SIGKILL");
     const output = captureOutput(child);
