@@ -6,8 +6,10 @@
  * - the value to encrypt is a Secret argument and its plaintext is never in a query;
  * - check-env reports every problem of every file at file:line, without values.
  */
-import { readFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { dag } from "@dagger.io/dagger";
 import { DecryptCommand, EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
 import { mockClient } from "aws-sdk-client-mock";
@@ -27,7 +29,7 @@ import {
   type SecretsDeps,
 } from "../../modules/pipeline/src/secrets.js";
 import { countOf, installRecorder, type Recorder } from "../support/dagger-recorder.js";
-import { REPO_ROOT } from "../support/introspect.js";
+import { introspectModule, REPO_ROOT } from "../support/introspect.js";
 
 const FIXTURE = path.join(REPO_ROOT, "test/fixtures/rails-api");
 const fixture = (name: string) => readFileSync(path.join(FIXTURE, name), "utf8");
@@ -349,4 +351,37 @@ describe("check-env", () => {
     const sent = recorder.queries.join("\n");
     for (const forbidden of ["container", "withExec", "setSecret"]) expect(sent).not.toContain(forbidden);
   });
+});
+
+describe("dagger call surface of the secrets and serve functions", () => {
+  it("decrypt-env returns a Secret, encrypt-value takes the value as a Secret, check-env is a @check, serve returns a Service", async () => {
+    const mod = await introspectModule();
+    const fn = (name: string) => mod.objects.Pipeline!.methods[name]!;
+    expect(fn("decryptEnv").returnType).toMatchObject({ kind: "OBJECT_KIND", name: "Secret" });
+    expect(Object.keys(fn("decryptEnv").arguments)).toEqual(["source", "env"]);
+    expect(fn("encryptValue").arguments.value!.type).toMatchObject({ kind: "OBJECT_KIND", name: "Secret" });
+    expect(fn("encryptValue").returnType.kind).toBe("STRING_KIND");
+    expect(fn("checkEnv").arguments.env!.defaultValue).toBe("");
+    expect(fn("serve").returnType).toMatchObject({ kind: "OBJECT_KIND", name: "Service" });
+    expect(fn("serve").arguments.env!.defaultValue).toBe("dev");
+    expect(fn("serve").arguments.flavor!.defaultValue).toBe("server");
+    expect(fn("serve").arguments.image!.isOptional).toBe(true);
+    for (const name of ["decryptEnv", "encryptValue", "checkEnv", "serve"]) {
+      expect(fn(name).arguments.source).toMatchObject({ defaultPath: "/test/fixtures/rails-api" });
+    }
+
+    // The JSON leaves out the @check flag: read it from the SDK's scanner in-process.
+    const sdkEntry = new URL(import.meta.resolve("@dagger.io/dagger")).pathname;
+    const { scan } = (await import(pathToFileURL(path.resolve(sdkEntry, "../module/introspector/index.js")).href)) as {
+      scan: (files: string[], name: string, load: boolean) => Promise<{ objects: Record<string, { methods: Record<string, { isCheck: boolean }> }> }>;
+    };
+    const srcDir = path.join(REPO_ROOT, "modules/pipeline/src");
+    const sources = readdirSync(srcDir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts")).map((f) => path.join(srcDir, f));
+    const clientDir = mkdtempSync(path.join(tmpdir(), "scan-"));
+    const client = path.join(clientDir, "client.gen.ts");
+    copyFileSync(path.resolve(sdkEntry, "../api/client.gen.d.ts"), client);
+    const scanned = await scan([...sources, client], "pipeline", false);
+    expect(scanned.objects.Pipeline!.methods.checkEnv!.isCheck).toBe(true);
+    expect(scanned.objects.Pipeline!.methods.serve!.isCheck).toBe(false);
+  }, 120_000);
 });
