@@ -15,7 +15,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { RunCredentials } from "../../modules/pipeline/src/credentials.js";
 import { buildAppImage, publishAppImage, publishBaseImage, type ImageDeps } from "../../modules/pipeline/src/images.js";
 import { countOf, installRecorder, type Recorder } from "../support/dagger-recorder.js";
-import { REPO_ROOT } from "../support/introspect.js";
+import { functionName, introspectModule, REPO_ROOT } from "../support/introspect.js";
 
 const FIXTURE = path.join(REPO_ROOT, "test/fixtures/rails-api");
 const GITHUB_TOKEN = "ghp_graphTestTokenValue0123456789abcdef";
@@ -304,4 +304,25 @@ describe("the secret-typed credentials", () => {
     const s: Secret = dag.secret("env://GITHUB_OAUTH_TOKEN");
     expect(typeof s.id).toBe("function");
   });
+});
+
+describe("dagger call surface of the image functions", () => {
+  it.each([
+    ["baseImage", "STRING_KIND", undefined],
+    ["appImage", "OBJECT_KIND", "Container"],
+    ["publishAppImage", "STRING_KIND", undefined],
+  ])("%s: flags --source/--branch/--tag/--sha/--env, documented, with examples", async (method, kind, name) => {
+    const mod = await introspectModule();
+    const fn = Object.values(mod.objects).find((o) => o.name === "Pipeline")!.methods[method];
+    expect(fn).toBeDefined();
+    expect(fn.returnType.kind).toBe(kind);
+    if (name) expect(fn.returnType.name).toBe(name);
+    expect(Object.keys(fn.arguments)).toEqual(["source", "branch", "tag", "sha", "env"]);
+    for (const arg of Object.values(fn.arguments)) expect(arg.description.length).toBeGreaterThan(10);
+    expect(fn.arguments.source.defaultPath).toBe("/test/fixtures/rails-api");
+    for (const flag of ["branch", "tag", "sha", "env"]) expect(fn.arguments[flag].isOptional || fn.arguments[flag].defaultValue !== undefined).toBe(true);
+    const examples = fn.description.split("\n").filter((l) => l.startsWith("Example: dagger call "));
+    expect(examples.length).toBeGreaterThanOrEqual(2);
+    for (const ex of examples) expect(ex).toContain(` ${functionName(method)} `);
+  }, 60_000);
 });
