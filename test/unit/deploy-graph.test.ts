@@ -294,6 +294,29 @@ describe("executeDeploy through Dagger (recorded)", () => {
   });
 });
 
+describe("cluster access failure", () => {
+  it("an image without the AWS CLI: no unit runs and the hint names the way out", async () => {
+    const rec = await recorder({ exit: (args) => (args[0] === "aws" ? 127 : 0) });
+    const credentials: RunCredentials = { aws: {} };
+    const effects: DeployEffects<DaggerWorkspace> = {
+      ...daggerInfraEffects(DEFAULT_CONFIG, credentials, { runId: "run1", log: () => {} }),
+      aws: async (region) => ({
+        sts: () => new STSClient({ region, credentials: { accessKeyId: "AKIAEXAMPLEEXAMPLE12", secretAccessKey: "x".repeat(40) } }),
+        credentials: async () => ({ accessKeyId: "unused", secretAccessKey: "unused" }),
+        description: "keys from a test",
+      }),
+      checkEnv: async () => "ok",
+      baseImage: async () => "hit",
+      appImage: async () => "app",
+    };
+    const plan = planPipeline({ config: DEFAULT_CONFIG, ref: { branch: "da/develop", sha: SHA }, files: { gemfile: new Uint8Array(), gemfileLock: new Uint8Array(), dockerfileBase: new Uint8Array() } });
+    const error = (await executeDeploy(plan, DEFAULT_CONFIG, effects).catch((e: unknown) => e)) as DeployFailedError;
+    expect(error.message).toContain("cluster access failed (exit 127)");
+    expect(error.hint).toContain("--cluster-access none");
+    expect(execsInOrder(rec).some((a) => a[0] === "terragrunt")).toBe(false);
+  });
+});
+
 describe("runDeploy: dry run and bad input", () => {
   /** A source directory without pipeline.json whose other files read as one line. */
   async function sourceRecorder(): Promise<Recorder> {

@@ -184,6 +184,11 @@ export async function checkInfraUnits(ws: Workspace, plan: EnvironmentInfraPlan)
 
 const FRESH_FOR_MS = 15 * 60 * 1000;
 
+/** Why `aws eks update-kubeconfig` fails most often, and the two ways out. */
+export const CLUSTER_ACCESS_HINT =
+  "cluster access runs `aws eks update-kubeconfig` in terragrunt.image, which needs the AWS CLI and eks:DescribeCluster on the role: " +
+  "use an image with aws (e.g. FROM alpine/terragrunt + apk add aws-cli) or pass --cluster-access none";
+
 /** AssumeRole into the environment's deploy role (or use the caller's credentials if they are it). */
 export async function assumeDeployRole(effects: InfraEffects<Workspace>, env: EnvironmentConfig, environment: string): Promise<{ credentials: AwsCredentials; line: string }> {
   const session = await effects.aws(env.region);
@@ -328,7 +333,9 @@ export async function executeDeploy<W extends Workspace>(plan: PipelinePlan, con
     const failed = tg.units.find((u) => u.status === "failed");
     const what = tg.setupFailure ? `cluster access failed (exit ${tg.setupFailure.exitCode})` : `unit ${failed?.unit} failed${failed?.exitCode !== null ? ` (exit ${failed?.exitCode})` : ""}`;
     throw new DeployFailedError(report, "terragrunt-apply", "TERRAGRUNT_FAILED", what, {
-      hint: `fix the unit (output above) and run deploy again; infrastructure-live already has ${infra.tag}, and units that applied re-apply without changes`,
+      hint: tg.setupFailure
+        ? `${CLUSTER_ACCESS_HINT}; infrastructure-live already has ${infra.tag}: run deploy again once fixed`
+        : `fix the unit (output above) and run deploy again; infrastructure-live already has ${infra.tag}, and units that applied re-apply without changes`,
     });
   }
   markStep(report, "terragrunt-apply", "done", [formatTerragruntSummary(tg), clusterLine]);

@@ -18,6 +18,7 @@ import type { RunCredentials } from "./credentials.js";
 import {
   assumeDeployRole,
   cloneInfraLive,
+  CLUSTER_ACCESS_HINT,
   daggerInfraEffects,
   DeployFailedError,
   infraLiveOutcome,
@@ -101,7 +102,9 @@ export async function executeFeatureTeardown<W extends Workspace>(
     markStep(report, "terragrunt-destroy", "failed", [formatTerragruntSummary(tg)]);
     const failed = tg.units.find((u) => u.status === "failed");
     throw new DeployFailedError(report, "terragrunt-destroy", "TERRAGRUNT_FAILED", tg.setupFailure ? "cluster access failed" : `unit ${failed?.unit} failed (exit ${failed?.exitCode})`, {
-      hint: "fix the unit (output above) and run feature-teardown again; the configs stay in infrastructure-live until every unit is destroyed",
+      hint: tg.setupFailure
+        ? `${CLUSTER_ACCESS_HINT}; nothing was destroyed`
+        : "fix the unit (output above) and run feature-teardown again; the configs stay in infrastructure-live until every unit is destroyed",
     });
   }
   markStep(report, "terragrunt-destroy", "done", [formatTerragruntSummary(tg)]);
