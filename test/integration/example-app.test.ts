@@ -220,3 +220,32 @@ describe("example Rails app (test/fixtures/rails-api)", () => {
     }, 90_000);
   });
 });
+
+describe("test/support/services.ts", () => {
+  it("runs several independent postgres and redis instances at once, and stop() removes them", async () => {
+    const started = await Promise.all([
+      startPostgres({ database: "shard_a", createDatabase: true }),
+      startPostgres({ database: "shard_b", createDatabase: true }),
+      startRedis(),
+      startRedis(),
+    ]);
+    const [pgA, pgB, redisA, redisB] = started;
+    try {
+      expect(new Set(started.map((s) => s.port)).size).toBe(4);
+      const psql = "/usr/lib/postgresql/15/bin/psql";
+      await exec(psql, [pgA.url, "-qc", "CREATE TABLE only_in_a (id int)"]);
+      const { stdout } = await exec(psql, [pgB.url, "-tAc", "SELECT count(*) FROM pg_tables WHERE tablename = 'only_in_a'"]);
+      expect(stdout.trim()).toBe("0");
+
+      await exec("redis-cli", ["-u", redisA.url, "set", "k", "a"]);
+      const { stdout: inB } = await exec("redis-cli", ["-u", redisB.url, "exists", "k"]);
+      expect(inB.trim()).toBe("0");
+    } finally {
+      await Promise.all(started.map((s) => s.stop()));
+    }
+    const refused = await exec("/usr/lib/postgresql/15/bin/pg_isready", ["-h", "127.0.0.1", "-p", String(pgA.port)]).catch(
+      (e: { code: number }) => e.code,
+    );
+    expect(refused).toBe(2); // pg_isready: 2 = no response
+  });
+});
