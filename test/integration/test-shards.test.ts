@@ -13,6 +13,7 @@ import { readSpecFiles } from "../../modules/pipeline/src/cli/shards.js";
 import { parseConfig } from "../../modules/pipeline/src/lib/config.js";
 import { parseJUnit } from "../../modules/pipeline/src/lib/junit.js";
 import { formatShardScript } from "../../modules/pipeline/src/lib/shard-script.js";
+import { parseShardUnit } from "../../modules/pipeline/src/lib/shards.js";
 import { planTestRun, summariseTestRun, type ShardOutcome, type TestRunPlan, type TestRunResult } from "../../modules/pipeline/src/lib/test-run.js";
 import { REPO_ROOT } from "../support/introspect.js";
 import { startPostgres, startRedis, type RunningService } from "../support/services.js";
@@ -22,7 +23,21 @@ const SHARDS = 4;
 const config = parseConfig(undefined);
 const services: RunningService[] = [];
 
-async function runShard(plan: TestRunPlan, index: number, outRoot: string): Promise<ShardOutcome> {
+interface ShardRun {
+  index: number;
+  shardCount: number;
+  units: string[];
+  catchAll?: Array<{ file: string; knownIds: string[] }>;
+}
+
+const shardOf = (plan: TestRunPlan, index: number): ShardRun => ({
+  index,
+  shardCount: plan.shardPlan.shards.length,
+  units: plan.shardPlan.shards[index]!.units,
+  catchAll: plan.catchAll[index],
+});
+
+async function runShard({ index, shardCount, units, catchAll }: ShardRun, outRoot: string): Promise<ShardOutcome> {
   const [pg, redis] = await Promise.all([startPostgres({ database: `blinker_test_${index}` }), startRedis()]);
   services.push(pg, redis);
   const outDir = path.join(outRoot, `shard-${index}`);
@@ -31,15 +46,16 @@ async function runShard(plan: TestRunPlan, index: number, outRoot: string): Prom
     script,
     formatShardScript({
       shardIndex: index,
-      shardCount: plan.shardPlan.shards.length,
-      units: plan.shardPlan.shards[index]!.units,
+      shardCount,
+      units,
+      catchAll,
       setupCommands: config.test.setupCommands,
       outDir,
       postgres: { host: "127.0.0.1", port: pg.port },
       redis: { host: "127.0.0.1", port: redis.port },
     }),
   );
-  const env = { ...process.env, RAILS_ENV: "test", DATABASE_URL: pg.url, REDIS_URL: redis.url, TEST_SHARD: `shard-${index}-of-${SHARDS}` };
+  const env = { ...process.env, RAILS_ENV: "test", DATABASE_URL: pg.url, REDIS_URL: redis.url, TEST_SHARD: `shard-${index}-of-${shardCount}` };
   const child = spawn("bash", [script], { cwd: APP, env });
   let output = "";
   child.stdout.on("data", (d) => (output += d));
@@ -66,7 +82,7 @@ beforeAll(async () => {
     shardIndex: -1,
   });
   const outRoot = await mkdtemp(path.join(os.tmpdir(), "test-shards-"));
-  const outcomes = await Promise.all(plan.selected.map((i) => runShard(plan, i, outRoot)));
+  const outcomes = await Promise.all(plan.selected.map((i) => runShard(shardOf(plan, i), outRoot)));
   const result = summariseTestRun(plan, outcomes);
   console.log(result.text);
   first = { plan, result, specFiles };
@@ -127,4 +143,30 @@ describe("sharded rspec run on the example app (real postgres and redis per shar
     });
     expect(replanned.shardPlan.makespanSeconds).toBeLessThan(whole.shardPlan.makespanSeconds);
   });
+
+  it("examples added to a split file since the timings were recorded still run, each exactly once", async () => {
+    const timings = JSON.parse(first.result.timingsJson) as Record<string, number>;
+    const merged = parseJUnit(first.result.mergedJUnit, "merged");
+    const big = [...merged.files].sort((a, b) => b.time - a.time)[0]!;
+    const ids = Object.keys(timings).filter((k) => k.startsWith(`${big.file}[`));
+    expect(ids.length).toBe(big.tests);
+    // Pretend the last three examples are new: the timings do not know them.
+    const byPosition = (id: string) => Number(/\[(?:\d+:)*(\d+)\]$/.exec(id)![1]);
+    const known = [...ids].sort((a, b) => byPosition(a) - byPosition(b)).slice(0, -3);
+    const reduced = Object.fromEntries(Object.entries(timings).filter(([k]) => !k.startsWith(`${big.file}[`) || known.includes(k)));
+    const plan = planTestRun({ specFiles: first.specFiles, timingsText: JSON.stringify(reduced), timingsSource: "reduced", fileSizes: {}, shards: 8, shardIndex: -1 });
+    expect(plan.shardPlan.splitFiles.map((f) => f.path)).toContain(big.file);
+
+    // Run only the big file's parts, on every shard that holds one.
+    const parts = plan.shardPlan.shards
+      .map((s) => ({ ...shardOf(plan, s.index), units: s.units.filter((u) => parseShardUnit(u).file === big.file) }))
+      .filter((s) => s.units.length > 0);
+    expect(parts.length).toBeGreaterThan(1);
+    const outRoot = await mkdtemp(path.join(os.tmpdir(), "test-split-"));
+    const outcomes = await Promise.all(parts.map((p) => runShard(p, outRoot)));
+    expect(outcomes.map((o) => o.exitCode)).toEqual(parts.map(() => 0));
+    const cases = outcomes.flatMap((o) => parseJUnit(o.junit, `shard ${o.index}`).cases).filter((c) => c.file === big.file);
+    expect(cases).toHaveLength(big.tests);
+    expect(new Set(cases.map((c) => `${c.classname} ${c.name}`)).size).toBe(big.tests);
+  }, 300_000);
 });

@@ -17,7 +17,7 @@ const base: ShardScriptInput = {
 };
 
 /** A folder of stand-in tools: only the script's control flow is under test here (the real tools run in test/integration). */
-function fakeTools(behaviour: { pgReady?: boolean; setupExit?: number; rspecExit?: number }): { bin: string; log: string } {
+function fakeTools(behaviour: { pgReady?: boolean; setupExit?: number; rspecExit?: number; dryRunExit?: number }): { bin: string; log: string } {
   const bin = mkdtempSync(path.join(os.tmpdir(), "fake-tools-"));
   const log = path.join(bin, "calls.log");
   const tool = (name: string, body: string) => {
@@ -29,6 +29,7 @@ function fakeTools(behaviour: { pgReady?: boolean; setupExit?: number; rspecExit
   tool(
     "bundle",
     `if [ "$2" = rake ]; then exit ${behaviour.setupExit ?? 0}; fi
+if [ "$3" = --dry-run ]; then exit ${behaviour.dryRunExit ?? 0}; fi
 while [ $# -gt 0 ]; do if [ "$1" = --out ]; then echo '<testsuite/>' > "$2"; fi; shift; done
 exit ${behaviour.rspecExit ?? 0}`,
   );
@@ -89,6 +90,26 @@ describe("formatShardScript", () => {
     expect(r.status).toBe(0);
     expect(r.calls.some((c) => c.includes("rspec"))).toBe(false);
     expect(readFileSync(path.join(r.out, "junit.xml"), "utf8")).toContain('tests="0"');
+  });
+});
+
+describe("catch-all for split files", () => {
+  const input = { ...base, catchAll: [{ file: "spec/big_spec.rb", knownIds: ["spec/big_spec.rb[1:1]", "spec/big_spec.rb[1:2]"] }] };
+
+  it("lists the split file's examples before rspec runs", () => {
+    const r = run(input, {});
+    const dry = r.calls.findIndex((c) => c.startsWith("bundle exec rspec --dry-run --format json"));
+    const rspec = r.calls.findIndex((c) => c.includes("RspecJunitFormatter"));
+    expect(dry).toBeGreaterThan(-1);
+    expect(dry).toBeLessThan(rspec);
+    expect(r.calls[dry]).toContain("spec/big_spec.rb");
+  });
+
+  it("fails with a distinct code when the examples cannot be listed (never runs the file twice)", () => {
+    const r = run(input, { dryRunExit: 1 });
+    expect(r.status).toBe(SHARD_EXIT.LIST_EXAMPLES_FAILED);
+    expect(r.stderr).toContain("could not list the examples of spec/big_spec.rb");
+    expect(r.calls.some((c) => c.includes("RspecJunitFormatter"))).toBe(false);
   });
 });
 

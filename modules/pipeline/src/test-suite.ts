@@ -120,6 +120,7 @@ async function runShard(runner: Container, config: PipelineConfig, plan: TestRun
     shardIndex: index,
     shardCount: plan.shardPlan.shards.length,
     units: shard.units,
+    catchAll: plan.catchAll[index],
     setupCommands: config.test.setupCommands,
     outDir: OUT,
     postgres: { host: "postgres", port: 5432 },

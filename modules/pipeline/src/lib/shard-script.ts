@@ -16,10 +16,30 @@ export interface ShardScriptInput {
   postgres: { host: string; port: number };
   redis: { host: string; port: number };
   readinessTimeoutSeconds?: number;
+  /**
+   * Files split by example ids whose leftover examples this shard also runs: examples that exist
+   * now but are not in `knownIds` (added since the timings were recorded). rspec ids are positions,
+   * so without this an example added to a split file would run on no shard at all.
+   */
+  catchAll?: Array<{ file: string; knownIds: string[] }>;
 }
 
 /** Exit codes the script itself uses, distinct from rspec's 0/1. */
-export const SHARD_EXIT = { SERVICE_NOT_READY: 90, SETUP_FAILED: 91 } as const;
+export const SHARD_EXIT = { SERVICE_NOT_READY: 90, SETUP_FAILED: 91, LIST_EXAMPLES_FAILED: 92 } as const;
+
+/**
+ * Prints the ids of the examples of a dry-run JSON report that are not known (by id or file:line).
+ * Ruby, because the shard image has ruby and no node.
+ */
+const UNKNOWN_IDS_RB = [
+  "require 'json'",
+  "known = File.readlines(ARGV[1], chomp: true).to_h { |k| [k, true] }",
+  "JSON.parse(File.read(ARGV[0]))['examples'].each do |e|",
+  "  id = e['id'].sub(%r{\\A\\./}, '')",
+  "  line = \"#{e['file_path'].sub(%r{\\A\\./}, '')}:#{e['line_number']}\"",
+  "  puts id unless known[id] || known[line]",
+  "end",
+].join("\n");
 
 /** POSIX single-quote quoting: safe for any string, including `[1:2]`, spaces and quotes. */
 export function shellQuote(word: string): string {
@@ -57,6 +77,20 @@ export function formatShardScript(input: ShardScriptInput): string {
     lines.push(`echo "pipeline: ${text.replace(/["$`\\]/g, "\\$&")}"`);
     lines.push(`${text} || { echo "pipeline: setup command failed: ${text.replace(/["$`\\]/g, "\\$&")}" >&2; exit ${SHARD_EXIT.SETUP_FAILED}; }`);
   }
+  const catchAll = input.catchAll ?? [];
+  if (catchAll.length > 0) {
+    lines.push("extra=()");
+    lines.push(`cat > "$out/unknown-ids.rb" <<'PIPELINE_RB'`, UNKNOWN_IDS_RB, "PIPELINE_RB");
+    catchAll.forEach((c, i) => {
+      const file = shellQuote(c.file);
+      lines.push(`cat > "$out/known-${i}.txt" <<'PIPELINE_IDS'`, ...c.knownIds, "PIPELINE_IDS");
+      lines.push(
+        `bundle exec rspec --dry-run --format json --out "$out/dry-${i}.json" ${file} >/dev/null 2>&1 && ruby "$out/unknown-ids.rb" "$out/dry-${i}.json" "$out/known-${i}.txt" > "$out/extra-${i}.txt" || { echo "pipeline: could not list the examples of ${c.file.replace(/["$`\\]/g, "\\$&")}" >&2; exit ${SHARD_EXIT.LIST_EXAMPLES_FAILED}; }`,
+        `while IFS= read -r id; do [ -n "$id" ] && extra+=("$id"); done < "$out/extra-${i}.txt"`,
+      );
+    });
+    lines.push('if ((${#extra[@]})); then echo "pipeline: also running ${#extra[@]} example(s) added since the timings were recorded: ${extra[*]}"; fi');
+  }
   if (input.units.length === 0) {
     // rspec without arguments would run the whole suite: an empty shard writes an empty report.
     lines.push(`echo '<?xml version="1.0" encoding="UTF-8"?><testsuite name="rspec" tests="0" failures="0" errors="0" skipped="0" time="0"></testsuite>' > "$out/junit.xml"`);
@@ -66,8 +100,11 @@ export function formatShardScript(input: ShardScriptInput): string {
   lines.push(
     "start=$(date +%s.%N)",
     // JUnit for CI, JSON for per-example timings (ids like spec/a_spec.rb[1:2]), progress for people.
-    `bundle exec rspec --format RspecJunitFormatter --out "$out/junit.xml" --format json --out "$out/rspec.json" --format progress --force-color \\`,
-    ...input.units.map((u, i) => `  ${shellQuote(u)}${i === input.units.length - 1 ? "" : " \\"}`),
+    [
+      `bundle exec rspec --format RspecJunitFormatter --out "$out/junit.xml" --format json --out "$out/rspec.json" --format progress --force-color`,
+      ...input.units.map((u) => `  ${shellQuote(u)}`),
+      ...(catchAll.length > 0 ? ['  "${extra[@]}"'] : []),
+    ].join(" \\\n"),
     "status=$?",
     "end=$(date +%s.%N)",
     `awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f\\n", e - s }' > "$out/seconds"`,

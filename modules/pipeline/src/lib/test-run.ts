@@ -5,7 +5,7 @@
  * call these, so they cannot disagree.
  */
 import { mergeJUnit } from "./junit.js";
-import { planShards, validateShardOptions, type ShardPlan } from "./shards.js";
+import { parseShardUnit, planShards, validateShardOptions, type ShardPlan } from "./shards.js";
 import { formatTestSummary, resolveTestSummary, type TestSummary } from "./test-summary.js";
 import { formatKnapsackTimings, parseTimingsOrWarn, resolveTimings, type ResolvedTimings } from "./timings.js";
 
@@ -30,6 +30,11 @@ export interface TestRunPlan {
   selected: number[];
   previous: ResolvedTimings;
   warnings: string[];
+  /**
+   * Per shard index: the split files whose examples unknown to the timings it also runs (the lowest
+   * shard holding part of the file), so an example added since the timings ran somewhere.
+   */
+  catchAll: Record<number, Array<{ file: string; knownIds: string[] }>>;
 }
 
 /** Bytes per second of spec file, for the size fallback: only the ratios between files matter. */
@@ -46,7 +51,17 @@ export function planTestRun(input: TestRunInput): TestRunPlan {
     splitExamples: input.splitExamples ?? true,
   });
   const selected = input.shardIndex >= 0 ? [input.shardIndex] : shardPlan.shards.map((s) => s.index);
-  return { shardPlan, selected, previous, warnings: previous.warnings };
+  return { shardPlan, selected, previous, warnings: previous.warnings, catchAll: planCatchAll(shardPlan, previous) };
+}
+
+function planCatchAll(shardPlan: ShardPlan, previous: ResolvedTimings): TestRunPlan["catchAll"] {
+  const out: TestRunPlan["catchAll"] = {};
+  for (const split of shardPlan.splitFiles) {
+    const owner = shardPlan.shards.find((s) => s.units.some((u) => parseShardUnit(u).file === split.path));
+    const knownIds = previous.files.find((f) => f.path === split.path)?.examples?.map((e) => e.id) ?? [];
+    if (owner) (out[owner.index] ??= []).push({ file: split.path, knownIds });
+  }
+  return out;
 }
 
 /** What one shard left behind (files may be missing when it broke before rspec). */
