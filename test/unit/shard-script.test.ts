@@ -29,7 +29,7 @@ function fakeTools(behaviour: { pgReady?: boolean; setupExit?: number; rspecExit
   tool(
     "bundle",
     `if [ "$2" = rake ]; then exit ${behaviour.setupExit ?? 0}; fi
-if [ "$3" = --dry-run ]; then exit ${behaviour.dryRunExit ?? 0}; fi
+if [ "$3" = --dry-run ]; then echo '{"examples":[{"id":"./spec/big_spec.rb[1:3]","file_path":"./spec/big_spec.rb","line_number":9}]}' > "$7"; exit ${behaviour.dryRunExit ?? 0}; fi
 while [ $# -gt 0 ]; do if [ "$1" = --out ]; then echo '<testsuite/>' > "$2"; fi; shift; done
 exit ${behaviour.rspecExit ?? 0}`,
   );
@@ -103,6 +103,8 @@ describe("catch-all for split files", () => {
     expect(dry).toBeGreaterThan(-1);
     expect(dry).toBeLessThan(rspec);
     expect(r.calls[dry]).toContain("spec/big_spec.rb");
+    // [1:3] is not among the known ids: it is added to this shard's rspec arguments
+    expect(r.calls[rspec]).toMatch(/spec\/big_spec\.rb\[1:3\]$/);
   });
 
   it("fails with a distinct code when the examples cannot be listed (never runs the file twice)", () => {
