@@ -300,8 +300,9 @@ export async function executeDeploy<W extends Workspace>(plan: PipelinePlan, con
   }
 
   // Write-back.
-  const ws = await effects.newWorkspace("write-back");
+  let ws: W;
   try {
+    ws = await effects.newWorkspace("write-back");
     const wb = await applyInfraWriteBack(ws, infra, { ...effects.writeBack, auth: effects.gitAuth, log });
     report.infraLive = infraLiveOutcome(wb);
     markStep(report, "infra-live-write-back", "done", [writeBackLine(wb), ...(wb.committed ? [] : unitLines)]);
