@@ -41,7 +41,18 @@ import {
 import { REPO_ROOT } from "../support/introspect.js";
 
 const status = await ensureDocker();
+/** CI sets PIPELINE_REQUIRE_DOCKER=1: there a docker that cannot start is a failure, not a skip. */
+const requireDocker = process.env.PIPELINE_REQUIRE_DOCKER === "1";
 if (!status.ok) console.warn(`test/integration/images.test.ts skipped: docker cannot start here: ${status.reason}`);
+
+if (!status.ok && requireDocker) {
+  const reason = status.reason;
+  describe("docker is required (PIPELINE_REQUIRE_DOCKER=1)", () => {
+    it("starts dockerd", () => {
+      throw new Error(`docker cannot start: ${reason}`);
+    });
+  });
+}
 
 const FIXTURE = path.join(REPO_ROOT, "test/fixtures/rails-api");
 /** A distinctive token value: if any byte sequence of it lands in an image, the scan finds it. */
@@ -216,6 +227,34 @@ describe.skipIf(!status.ok)("images against dockerd and a local registry", () =>
       const reg = new OciRegistry<string>({ host: AUTH_REGISTRY.host, username: AUTH_REGISTRY_USER, readPassword: async () => AUTH_REGISTRY_PASSWORD });
       expect(await reg.lookup("rails-api", "base-dev-x")).toEqual({ exists: false });
     });
+
+    it("a push the registry refuses: the error surfaces and no latest alias is pushed", async () => {
+      const authConfig = parseConfig({
+        registry: { host: AUTH_REGISTRY.host, repository: `it-${randomBytes(4).toString("hex")}/rails-api` },
+        images: { rubyImage: RUBY_IMAGE },
+      });
+      const authed = new OciRegistry<string>({ host: AUTH_REGISTRY.host, username: AUTH_REGISTRY_USER, readPassword: async () => AUTH_REGISTRY_PASSWORD });
+      const selection = resolveBaseImageSelection({ config: authConfig, branch: "da/develop" });
+      const plan = planBaseImageBuild({ config: authConfig, files: await readFiles(context, authConfig), ...selection });
+      expect(plan.latestRef).not.toBeNull();
+      const pushed: string[] = [];
+      const err = await ensureBaseImage<string>(plan, {
+        lookup: () => authed.lookup(plan.repository, plan.tag),
+        build: async () => {
+          await dockerBuildPlan(context, plan, plan.ref, { secretId: plan.secretId, tokenFile });
+          return plan.ref;
+        },
+        // No `docker login`: the daemon pushes anonymously and the htpasswd registry refuses it.
+        publish: async (image, ref) => {
+          pushed.push(ref);
+          return dockerPush(image, ref);
+        },
+      }).catch((e: Error) => e);
+      expect((err as Error).message).toMatch(/no basic auth credentials|unauthorized|authentication required/i);
+      expect(pushed).toEqual([plan.ref]);
+      expect(await authed.lookup(plan.repository, plan.tag)).toEqual({ exists: false });
+      expect(await authed.lookup(plan.repository, authConfig.registry.baseLatestTag)).toEqual({ exists: false });
+    }, 600_000);
 
     it("an unreachable registry: REGISTRY_UNREACHABLE naming host and port", async () => {
       const port = await unusedPort();

@@ -231,6 +231,11 @@ describe("base-image (ECR)", () => {
     expect(pushes()).toEqual([run.plan.ref, `${ECR_HOST}/rails-api:base-dev-latest`]);
   });
 
+  it("no AWS credentials: AWS_CREDENTIALS_INVALID naming the with-aws-* builders, before any build", async () => {
+    await expect(publishBaseImage(source(), { env: "dev" }, credentials(), quiet)).rejects.toThrow(/AWS_CREDENTIALS_INVALID[\s\S]*with-aws-credentials/);
+    expect(all()).not.toContain("dockerBuild");
+  });
+
   it("hit: no token fetched, nothing built", async () => {
     ecr.on(DescribeImagesCommand).resolves({ imageDetails: [{ imageDigest: DIGEST, imageTags: ["x"] }] });
     const run = await publishBaseImage(source(), { env: "dev" }, credentials(), deps);
