@@ -115,7 +115,10 @@ export function ensureDocker(): Promise<DockerStatus> {
     if (!existsSync(DOCKER)) return { ok: false, reason: `${DOCKER} is missing: apt-get install -y docker.io` };
     if (await dockerResponds()) return { ok: true };
     if (!existsSync(DOCKERD)) return { ok: false, reason: `${DOCKERD} is missing: apt-get install -y docker.io` };
-    if (process.getuid?.() !== 0) return { ok: false, reason: "dockerd is not running and only root can start it" };
+    if (process.getuid?.() !== 0) {
+      const denied = existsSync("/var/run/docker.sock") ? "dockerd's socket /var/run/docker.sock is not accessible to this user" : "dockerd is not running";
+      return { ok: false, reason: `${denied}, and only root can start dockerd (run as root, or join the docker group)` };
+    }
     const log = await startDaemon(DOCKERD, [], "dockerd.log");
     if (await waitFor(dockerResponds, 60_000)) return { ok: true };
     const tail = (await readFile(log, "utf8").catch(() => "")).split("\n").slice(-15).join("\n");
