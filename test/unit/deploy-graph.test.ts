@@ -131,6 +131,9 @@ describe("terragrunt containers", () => {
     const all = rec.expanded().join("\n");
     expect(all).toContain('from (address: "registry.local/terragrunt-aws:0.67")');
     expect(all).not.toContain('from (address: "alpine/terragrunt');
+    expect(all).toContain('withMountedCache (path: "/root/.terraform.d/plugin-cache"');
+    // Unit folders are looked up in the checkout itself.
+    expect(all).toContain('exists (path: "dev/us-west-2/dev/apps/sidekiq",expectedType: DIRECTORY_TYPE)');
     expect(all).toContain('withMountedDirectory (path: "/infra-live",source: "<<{ directory { id } }>>")');
     for (const u of UNITS) {
       expect(all).toContain(

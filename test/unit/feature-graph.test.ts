@@ -58,7 +58,7 @@ async function recorder(a: Answers = {}): Promise<Recorder> {
     }
     if (field === "exists") {
       if (query.includes("REGULAR_TYPE")) return false; // generated files do not exist yet
-      const m = /exists \(path: "\/infra-live\/([^"]+)"/.exec(query);
+      const m = /exists \(path: "([^"]+)",expectedType: DIRECTORY_TYPE/.exec(query);
       return m ? (a.present?.(m[1]!) ?? true) : true;
     }
     return undefined;

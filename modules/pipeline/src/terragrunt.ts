@@ -123,9 +123,18 @@ export interface TerragruntContainerInput {
   runId: string;
 }
 
+const PLUGIN_CACHE = "/root/.terraform.d/plugin-cache";
+
 /** The terragrunt container before any command: image, checkout, plain variables, secret variables. */
 export function terragruntContainer(input: TerragruntContainerInput): Container {
-  let ctr = dag.container().from(input.image).withMountedDirectory(CHECKOUT_MOUNT, input.checkout).withEnvVariable("PIPELINE_RUN_ID", input.runId);
+  let ctr = dag
+    .container()
+    .from(input.image)
+    .withMountedDirectory(CHECKOUT_MOUNT, input.checkout)
+    // Providers are downloaded once per engine, not once per unit and run.
+    .withMountedCache(PLUGIN_CACHE, dag.cacheVolume("terraform-plugin-cache"))
+    .withEnvVariable("TF_PLUGIN_CACHE_DIR", PLUGIN_CACHE)
+    .withEnvVariable("PIPELINE_RUN_ID", input.runId);
   for (const [name, value] of Object.entries(terragruntEnv(input.region, input.access))) ctr = ctr.withEnvVariable(name, value);
   ctr = ctr.withSecretVariable("AWS_ACCESS_KEY_ID", input.secrets.accessKeyId).withSecretVariable("AWS_SECRET_ACCESS_KEY", input.secrets.secretAccessKey);
   if (input.secrets.sessionToken) ctr = ctr.withSecretVariable("AWS_SESSION_TOKEN", input.secrets.sessionToken);
@@ -135,17 +144,20 @@ export function terragruntContainer(input: TerragruntContainerInput): Container 
 export class DaggerTerragrunt implements TerragruntExecutor {
   readonly root = CHECKOUT_MOUNT;
   private ctr: Container;
+  private readonly checkout: Directory;
 
   constructor(input: TerragruntContainerInput) {
     this.ctr = terragruntContainer(input);
+    this.checkout = input.checkout;
   }
 
   container(): Container {
     return this.ctr;
   }
 
+  /** Asked of the checkout itself (before any command ran), not of the container's mounts. */
   exists(dir: string): Promise<boolean> {
-    return this.ctr.exists(unitWorkdir(this.root, dir), { expectedType: ExistsType.DirectoryType });
+    return this.checkout.exists(unitWorkdir(".", dir).slice(2), { expectedType: ExistsType.DirectoryType });
   }
 
   async exec(args: string[], workdir: string): Promise<UnitRunResult> {
