@@ -190,7 +190,11 @@ async function publishBaseImageWith(
         return await ctr.sync();
       } catch (err) {
         throw new PipelineError("BUILD_FAILED", `building ${plan.sourceDockerfile}${plan.devVariant ? " (dev variant)" : ""} for ${plan.ref} failed: ${firstLine(errorMessage(err))}`, {
-          hint: `run the failing step locally (docker build -f ${plan.sourceDockerfile} .); the full log is above`,
+          hint: `the build log is above; to reproduce locally run ${
+            plan.devVariant
+              ? `grep -v '${config.images.devVariantMarker}' ${plan.sourceDockerfile} | DOCKER_BUILDKIT=1 docker build -f- --secret id=${plan.secretId},env=GITHUB_OAUTH_TOKEN .`
+              : `DOCKER_BUILDKIT=1 docker build -f ${plan.sourceDockerfile} --secret id=${plan.secretId},env=GITHUB_OAUTH_TOKEN .`
+          }`,
           cause: err,
         });
       }
