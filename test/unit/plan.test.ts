@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -159,6 +159,18 @@ describe("npm run plan (no Dagger)", () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(fragment);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it("runs check-env first: a plaintext secret in config/prod.env stops the plan", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "plan-env-"));
+    for (const f of ["Gemfile", "Gemfile.lock", "Dockerfile.base"]) writeFileSync(path.join(dir, f), "x\n");
+    mkdirSync(path.join(dir, "config"));
+    writeFileSync(path.join(dir, "config/prod.env"), "RAILS_ENV=production\nGRAVITY_API_PASSWORD=MySecretPassword123\n");
+    const r = await run(["--source", dir, "--tag", "release-v1.2.3", "--sha", SHA]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("[ENV_FILE_PLAINTEXT_SECRET]");
+    expect(r.stderr).toContain("config/prod.env:2");
+    expect(r.stderr).not.toContain("MySecretPassword123");
   });
 
   it("names a missing Gemfile.lock", async () => {

@@ -15,16 +15,12 @@ import { decryptEnvFile, encryptValue, kmsPort, type KmsPort } from "./aws/kms.j
 import { hasAwsCredentials, type RunCredentials } from "./credentials.js";
 import { readAwsInputs } from "./images.js";
 import { ENVIRONMENT_NAMES, type EnvironmentName, type PipelineConfig } from "./lib/config.js";
-import { assertEnvCheckPassed, checkEnvText, type EnvCheckProblem } from "./lib/env-check.js";
-import { collectTokens, formatEnvFile, parseEnvFile, scanEnvFile } from "./lib/env-file.js";
+import { checkEnvFiles as checkEnvFilesPure, envFilePath, formatEnvCheckReport } from "./lib/env-check.js";
+import { collectTokens, formatEnvFile, parseEnvFile } from "./lib/env-file.js";
 import { missingSourceFile, PipelineError } from "./lib/errors.js";
 import { parseEnvironmentName } from "./lib/refs.js";
 import { readConfig } from "./source.js";
 
-/** `config/prod.env`: where the env file of an environment lives in the repository. */
-export function envFilePath(env: EnvironmentName): string {
-  return `config/${env}.env`;
-}
 
 /** The name of the decrypted env file's Dagger secret: stable per environment. */
 export function decryptedEnvSecretName(env: EnvironmentName): string {
@@ -153,58 +149,24 @@ export interface CheckEnvOptions {
   env?: string;
 }
 
-export interface EnvFileCheck {
-  environment: EnvironmentName;
-  path: string;
-  /** False when the file is not in the repository (only allowed when checking all files). */
-  present: boolean;
-  variables: number;
-  tokens: number;
-  problems: EnvCheckProblem[];
-}
-
-/** The `ok` lines of a passing check (pure). */
-export function formatEnvCheckReport(checks: readonly EnvFileCheck[]): string {
-  return checks
-    .map((c) => {
-      if (!c.present) return `skip ${c.path}: not in the source (${c.environment})`;
-      const tokens = `${c.tokens} kmscrypt value${c.tokens === 1 ? "" : "s"}`;
-      return `ok   ${c.path}: ${c.environment}, ${c.variables} variable${c.variables === 1 ? "" : "s"}, ${tokens}`;
-    })
-    .join("\n");
-}
-
 /**
  * The check-env lint over the repository's env files, before anything else in `plan`/`deploy`:
- * every file (or `options.env`'s) is scanned; ALL problems of ALL files are reported in one
- * error (ENV_FILE_INVALID if any is a syntax or token problem, ENV_FILE_PLAINTEXT_SECRET
- * otherwise), each at `file:line` naming the key, never the value. Returns the `ok` lines.
+ * reads every file (or `options.env`'s) and runs the pure `checkEnvFiles` (lib/env-check.ts).
+ * Returns the `ok` lines; throws one error listing every problem.
  */
 export async function checkEnvFiles(source: Directory, config: PipelineConfig, options: CheckEnvOptions = {}): Promise<string> {
   const envs: EnvironmentName[] = options.env ? [parseEnvironmentName(options.env)] : [...ENVIRONMENT_NAMES];
-  const checks = await Promise.all(
-    envs.map(async (environment): Promise<EnvFileCheck> => {
+  const files = await Promise.all(
+    envs.map(async (environment) => {
       const path = envFilePath(environment);
       if (!(await source.exists(path))) {
         if (options.env) throw missingSourceFile(path, `check-env --env ${environment} checks it`);
-        return { environment, path, present: false, variables: 0, tokens: 0, problems: [] };
+        return { environment, path };
       }
-      const text = await source.file(path).contents();
-      const problems = checkEnvText(text, path, {
-        environment,
-        patterns: config.secrets.secretKeyPatterns,
-        allowList: config.secrets.plaintextAllowList,
-      });
-      const { file } = scanEnvFile(text, path);
-      const tokens = file.entries.reduce((n, e) => n + e.tokens.length, 0);
-      return { environment, path, present: true, variables: file.entries.length, tokens, problems };
+      return { environment, path, text: await source.file(path).contents() };
     }),
   );
-  const failing = checks.filter((c) => c.problems.length > 0);
-  assertEnvCheckPassed(
-    failing.flatMap((c) => c.problems),
-    failing.map((c) => c.path).join(", "),
-  );
+  const checks = checkEnvFilesPure(files, { patterns: config.secrets.secretKeyPatterns, allowList: config.secrets.plaintextAllowList });
   return formatEnvCheckReport(checks);
 }
 

@@ -6,6 +6,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseConfigText } from "../lib/config-text.js";
+import { ENVIRONMENT_NAMES } from "../lib/config.js";
+import { checkEnvFiles, envFilePath } from "../lib/env-check.js";
 import { missingSourceFile, PipelineError } from "../lib/errors.js";
 import { formatPlan, parsePlanFormat } from "../lib/plan-format.js";
 import { planPipeline } from "../lib/plan.js";
@@ -33,6 +35,12 @@ await runCli((io) => {
   }
   const configPath = path.join(flags.source, "pipeline.json");
   const config = parseConfigText(existsSync(configPath) ? readFileSync(configPath, "utf8") : undefined, configPath);
+  // check-env first, as deploy does: a plaintext prod secret stops the run here.
+  const envFiles = ENVIRONMENT_NAMES.map((environment) => {
+    const file = path.join(flags.source, envFilePath(environment));
+    return { environment, path: envFilePath(environment), text: existsSync(file) ? readFileSync(file, "utf8") : undefined };
+  });
+  checkEnvFiles(envFiles, { patterns: config.secrets.secretKeyPatterns, allowList: config.secrets.plaintextAllowList });
   const why = "the base image is keyed by its checksum";
   const files = {
     gemfile: readSourceFile(flags.source, "Gemfile", why),

@@ -151,3 +151,58 @@ function lineNumber(location: string): number {
   const n = Number(location.slice(location.lastIndexOf(":") + 1));
   return Number.isFinite(n) ? n : 0;
 }
+
+/** One environment's env file as read by the caller: `text` undefined when the file is absent. */
+export interface EnvFileInput {
+  environment: string;
+  path: string;
+  text?: string;
+}
+
+export interface EnvFileCheck {
+  environment: string;
+  path: string;
+  /** False when the file is not in the repository. */
+  present: boolean;
+  variables: number;
+  tokens: number;
+  problems: EnvCheckProblem[];
+}
+
+/**
+ * The check-env lint over several env files (the repository's config/<env>.env): ALL problems of
+ * ALL files in one error (ENV_FILE_INVALID if any is a syntax or token problem,
+ * ENV_FILE_PLAINTEXT_SECRET otherwise), each at `file:line`, never a value. Returns the checks
+ * of a passing run, for `formatEnvCheckReport`.
+ */
+export function checkEnvFiles(files: readonly EnvFileInput[], options: Omit<EnvCheckOptions, "environment">): EnvFileCheck[] {
+  const checks = files.map((f): EnvFileCheck => {
+    if (f.text === undefined) return { environment: f.environment, path: f.path, present: false, variables: 0, tokens: 0, problems: [] };
+    const problems = checkEnvText(f.text, f.path, { ...options, environment: f.environment });
+    const { file } = scanEnvFile(f.text, f.path);
+    const tokens = file.entries.reduce((n, e) => n + e.tokens.length, 0);
+    return { environment: f.environment, path: f.path, present: true, variables: file.entries.length, tokens, problems };
+  });
+  const failing = checks.filter((c) => c.problems.length > 0);
+  assertEnvCheckPassed(
+    failing.flatMap((c) => c.problems),
+    failing.map((c) => c.path).join(", "),
+  );
+  return checks;
+}
+
+/** The `ok` lines of a passing check. */
+export function formatEnvCheckReport(checks: readonly EnvFileCheck[]): string {
+  return checks
+    .map((c) => {
+      if (!c.present) return `skip ${c.path}: not in the source (${c.environment})`;
+      const tokens = `${c.tokens} kmscrypt value${c.tokens === 1 ? "" : "s"}`;
+      return `ok   ${c.path}: ${c.environment}, ${c.variables} variable${c.variables === 1 ? "" : "s"}, ${tokens}`;
+    })
+    .join("\n");
+}
+
+/** `config/prod.env`: where the env file of an environment lives in the repository. */
+export function envFilePath(env: string): string {
+  return `config/${env}.env`;
+}
