@@ -1,0 +1,660 @@
+/**
+ * The CI configs users copy (ci/circleci/config.yml, ci/github/workflow.yml) against CircleCI's
+ * official schema, the structure the issue asks for, and the module's real CLI surface: every
+ * `dagger call` in them (and in ci/README.md) names functions and flags the module has, so a
+ * renamed function or flag breaks this test, and no secret reaches `dagger call` as a plain value.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { Ajv2019 } from "ajv/dist/2019.js";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import * as ajvFormats from "ajv-formats";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { planTestRun, summariseTestRun, type ShardOutcome } from "../../modules/pipeline/src/lib/test-run.js";
+import {
+  checkDaggerCall,
+  extractDaggerCalls,
+  extractMarkdownScripts,
+  extractScripts,
+  findDaggerCalls,
+  lexShell,
+  looksSecret,
+  moduleSurface,
+  type CheckedCall,
+  type DaggerCall,
+  type Surface,
+} from "../support/dagger-calls.js";
+import { introspectModule, REPO_ROOT } from "../support/introspect.js";
+
+const CIRCLECI_PATH = "ci/circleci/config.yml";
+const GITHUB_PATH = "ci/github/workflow.yml";
+const CI_README_PATH = "ci/README.md";
+const SHARED = path.resolve(REPO_ROOT, "../shared");
+const SCHEMA_PATH = path.join(SHARED, "data/circleci/circleci-config.schema.json");
+
+const read = (rel: string) => readFileSync(path.join(REPO_ROOT, rel), "utf8");
+const circleText = read(CIRCLECI_PATH);
+const githubText = read(GITHUB_PATH);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+const circle: Json = parseYaml(circleText, { merge: true });
+const github: Json = parseYaml(githubText, { merge: true });
+const engineVersion: string = JSON.parse(read("dagger.json")).engineVersion;
+
+let surface: Surface;
+beforeAll(async () => {
+  surface = moduleSurface(await introspectModule());
+}, 120_000);
+
+const check = (calls: DaggerCall[]): CheckedCall[] => calls.map((c) => checkDaggerCall(c, surface));
+const problemsOf = (calls: DaggerCall[]) => check(calls).flatMap((c) => c.problems);
+/** The chain as `fn --flag fn --flag`: readable in assertions. */
+const chainOf = (c: CheckedCall) => c.steps.map((s) => [s.fn, ...s.flags.keys()].join(" ")).join(" | ");
+const snippet = (yaml: string) => extractDaggerCalls(yaml, "snippet.yml");
+
+// --- CircleCI filter semantics ------------------------------------------------------------------
+
+type Ref = { branch: string } | { tag: string };
+type Filter = string | string[] | undefined;
+
+/** CircleCI: `/re/` is a regular expression that must match the whole name, anything else is exact. */
+function matches(filter: Filter, name: string): boolean {
+  const list = filter === undefined ? [] : Array.isArray(filter) ? filter : [filter];
+  return list.some((f) => (f.startsWith("/") && f.endsWith("/") && f.length > 1 ? new RegExp(`^(?:${f.slice(1, -1)})$`).test(name) : f === name));
+}
+
+/** Whether a workflow job runs for a ref: branches run unless filtered; tags only when listed. */
+function runsFor(filters: Json, ref: Ref): boolean {
+  if ("tag" in ref) {
+    if (!filters?.tags?.only) return false;
+    return matches(filters.tags.only, ref.tag) && !matches(filters.tags.ignore, ref.tag);
+  }
+  const branches = filters?.branches;
+  if (branches?.only !== undefined && !matches(branches.only, ref.branch)) return false;
+  return !matches(branches?.ignore, ref.branch);
+}
+
+interface WorkflowJob {
+  name: string;
+  job: string;
+  requires: string[];
+  filters: Json;
+  context: string[];
+}
+
+function workflowJobs(workflow: string): WorkflowJob[] {
+  return (circle.workflows[workflow].jobs as Json[]).map((entry) => {
+    if (typeof entry === "string") return { name: entry, job: entry, requires: [], filters: undefined, context: [] };
+    const [job, cfg] = Object.entries(entry)[0] as [string, Json];
+    const context = cfg?.context === undefined ? [] : Array.isArray(cfg.context) ? cfg.context : [cfg.context];
+    return { name: cfg?.name ?? job, job, requires: cfg?.requires ?? [], filters: cfg?.filters, context };
+  });
+}
+
+/** The commands of a CircleCI job with its `commands:` expanded (one level, as used here). */
+function jobSteps(job: string): Json[] {
+  return (circle.jobs[job].steps as Json[]).flatMap((step) => {
+    const name = typeof step === "string" ? step : Object.keys(step)[0]!;
+    return circle.commands?.[name] ? circle.commands[name].steps : [step];
+  });
+}
+const stepName = (step: Json) => (typeof step === "string" ? step : Object.keys(step)[0]!);
+const runCommands = (job: string): string[] =>
+  jobSteps(job)
+    .filter((s) => stepName(s) === "run")
+    .map((s) => (typeof s.run === "string" ? s.run : s.run.command));
+const callsOfJob = (job: string) => runCommands(job).flatMap((text) => findDaggerCalls({ file: job, line: 1, text, lineByLine: true }));
+
+// --- schema -------------------------------------------------------------------------------------
+
+function compileSchema(schema: Json): ValidateFunction {
+  const draft = String(schema.$schema ?? "");
+  // strict: false is JSON Schema's own rule: unknown keywords are ignored. Ajv's strict mode lints the
+  // schema itself, and the official one has VS Code's `markdownDescription` annotations, union types
+  // and a few misplaced keywords (e.g. `steps` where a subschema is expected), none of which changes
+  // what a config must look like.
+  const options = { allErrors: true, strict: false };
+  const ajv = draft.includes("2020-12") ? new Ajv2020(options) : draft.includes("2019-09") ? new Ajv2019(options) : new Ajv(options);
+  const addFormats = ((ajvFormats as Json).default ?? ajvFormats) as (a: unknown) => void;
+  addFormats(ajv);
+  return ajv.compile(schema);
+}
+
+const formatErrors = (errors: ErrorObject[] | null | undefined) =>
+  (errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message} ${JSON.stringify(e.params)}`).join("\n");
+
+describe("ci/circleci/config.yml against CircleCI's official schema", () => {
+  it("validates", () => {
+    if (!existsSync(SCHEMA_PATH)) {
+      expect.fail(`CircleCI's schema is missing at ${SCHEMA_PATH}: check out the shared data next to this repository (../shared/data/circleci/circleci-config.schema.json)`);
+    }
+    const validate = compileSchema(JSON.parse(readFileSync(SCHEMA_PATH, "utf8")));
+    const ok = validate(circle);
+    expect(formatErrors(validate.errors)).toBe("");
+    expect(ok).toBe(true);
+  });
+
+  it("rejects a broken config (the validation can fail)", () => {
+    if (!existsSync(SCHEMA_PATH)) expect.fail(`missing ${SCHEMA_PATH}`);
+    const validate = compileSchema(JSON.parse(readFileSync(SCHEMA_PATH, "utf8")));
+    const broken = structuredClone(circle);
+    broken.jobs.test.parallelism = "eight";
+    broken.jobs.lint.steps.push({ store_test_results: { paths: "typo" } });
+    expect(validate(broken)).toBe(false);
+    expect(formatErrors(validate.errors)).toMatch(/\/jobs\/test\/parallelism/);
+  });
+});
+
+/**
+ * What the official schema lets through (it is loose on purpose: orb commands and job parameters
+ * may have any name), checked for a config that uses no orbs: every step is a built-in or one of
+ * its `commands`, every workflow job is a defined job with only CircleCI's keys, filters and `when`
+ * use only their keys, every `requires` names a job of the workflow, every pipeline parameter used
+ * is declared.
+ */
+function lintCircleConfig(config: Json): string[] {
+  const problems: string[] = [];
+  const BUILTIN_STEPS = ["run", "checkout", "setup_remote_docker", "save_cache", "restore_cache", "store_artifacts", "store_test_results", "persist_to_workspace", "attach_workspace", "add_ssh_keys", "when", "unless"];
+  const commands = Object.keys(config.commands ?? {});
+  const checkSteps = (where: string, steps: Json[]) => {
+    for (const step of steps ?? []) {
+      const name = stepName(step);
+      if (!BUILTIN_STEPS.includes(name) && !commands.includes(name)) problems.push(`${where}: unknown step ${name}`);
+    }
+  };
+  for (const [name, cmd] of Object.entries(config.commands ?? {})) checkSteps(`commands.${name}`, (cmd as Json).steps);
+  for (const [name, job] of Object.entries(config.jobs ?? {})) {
+    checkSteps(`jobs.${name}`, (job as Json).steps);
+    const executor = (job as Json).executor;
+    if (typeof executor === "string" && !config.executors?.[executor]) problems.push(`jobs.${name}: unknown executor ${executor}`);
+  }
+  const JOB_KEYS = ["name", "context", "requires", "filters", "matrix", "type", "pre-steps", "post-steps", "serial-group"];
+  const checkWhen = (where: string, when: Json): void => {
+    if (typeof when === "boolean" || typeof when === "string") return;
+    if (when === null || typeof when !== "object" || Array.isArray(when)) return void problems.push(`${where}: a condition is a boolean, a parameter or one of and/or/not/equal/matches`);
+    for (const [key, value] of Object.entries(when)) {
+      if (key === "and" || key === "or") (value as Json[]).forEach((v, i) => checkWhen(`${where}.${key}[${i}]`, v));
+      else if (key === "not") checkWhen(`${where}.not`, value);
+      else if (key !== "equal" && key !== "matches") problems.push(`${where}: unknown condition ${key}`);
+    }
+  };
+  for (const [wfName, wf] of Object.entries(config.workflows ?? {})) {
+    if (wfName === "version") continue;
+    if ((wf as Json).when !== undefined) checkWhen(`workflows.${wfName}.when`, (wf as Json).when);
+    const entries = ((wf as Json).jobs as Json[]).map((e) => (typeof e === "string" ? [e, {}] : Object.entries(e)[0]!)) as Array<[string, Json]>;
+    const names = entries.map(([job, cfg]) => cfg?.name ?? job);
+    for (const [job, cfg] of entries) {
+      const where = `workflows.${wfName}.${cfg?.name ?? job}`;
+      if (!config.jobs?.[job]) problems.push(`${where}: no job ${job} in jobs`);
+      for (const key of Object.keys(cfg ?? {})) if (!JOB_KEYS.includes(key)) problems.push(`${where}: unknown key ${key}`);
+      for (const r of cfg?.requires ?? []) if (!names.includes(r)) problems.push(`${where}: requires ${r}, which is not in the workflow`);
+      for (const [key, f] of Object.entries(cfg?.filters ?? {})) {
+        if (key !== "branches" && key !== "tags") problems.push(`${where}: unknown filter ${key}`);
+        for (const k of Object.keys(f as Json)) if (k !== "only" && k !== "ignore") problems.push(`${where}: unknown filter ${key}.${k}`);
+      }
+    }
+  }
+  const text = JSON.stringify(config);
+  for (const m of text.matchAll(/<<\s*pipeline\.parameters\.([\w-]+)\s*>>/g)) {
+    if (!config.parameters?.[m[1]!]) problems.push(`pipeline.parameters.${m[1]} is used but not declared`);
+  }
+  return problems;
+}
+
+describe("ci/circleci/config.yml: what the schema lets through", () => {
+  it("uses only built-in steps and its own commands, defined jobs with CircleCI's keys, known filters and conditions", () => {
+    expect(lintCircleConfig(circle)).toEqual([]);
+  });
+
+  const mutations: Array<[string, (c: Json) => void, string]> = [
+    ["a misspelt step", (c) => c.jobs.lint.steps.push({ runn: "x" }), "jobs.lint: unknown step runn"],
+    ["a misspelt requires", (c) => (c.workflows["test-build-deploy"].jobs[1].lint.requirez = ["test"]), "unknown key requirez"],
+    ["a requirement not in the workflow", (c) => (c.workflows["test-build-deploy"].jobs[1].lint.requires = ["tests"]), "requires tests, which is not in the workflow"],
+    ["a misspelt filter", (c) => (c.workflows["test-build-deploy"].jobs[0]["validate-branch"].filters = { tag: { only: "/x/" } }), "unknown filter tag"],
+    ["a misspelt condition", (c) => (c.workflows["teardown-feature"].when = { equals: [1, 2] }), "unknown condition equals"],
+    ["an undeclared parameter", (c) => (c.workflows["teardown-feature"].when = { equal: ["delete", "<< pipeline.parameters.GHA_event >>"] }), "pipeline.parameters.GHA_event is used but not declared"],
+  ];
+  it.each(mutations)("catches %s (which the schema accepts)", (_, mutate, fragment) => {
+    const broken = structuredClone(circle);
+    mutate(broken);
+    expect(lintCircleConfig(broken).join("\n")).toContain(fragment);
+  });
+
+  it("control: the real Rails config from the shared data validates against the schema too", () => {
+    const real = path.join(SHARED, "data/circleci/laa-apply-for-legal-aid_config.yml");
+    if (!existsSync(real) || !existsSync(SCHEMA_PATH)) expect.fail(`missing ${real} or ${SCHEMA_PATH}`);
+    const validate = compileSchema(JSON.parse(readFileSync(SCHEMA_PATH, "utf8")));
+    expect(validate(parseYaml(readFileSync(real, "utf8"), { merge: true }))).toBe(true);
+  });
+});
+
+// --- CircleCI structure ---------------------------------------------------------------------------
+
+describe("ci/circleci/config.yml structure", () => {
+  const main = () => workflowJobs("test-build-deploy");
+  const byName = (name: string) => main().find((j) => j.name === name)!;
+
+  it("is version 2.1 with the workflow test-build-deploy and its jobs", () => {
+    expect(circle.version).toBe(2.1);
+    expect(main().map((j) => j.name).sort()).toEqual(["base-image", "deploy", "deploy-prod", "feature-deploy", "lint", "save-timings", "test", "validate-branch"]);
+  });
+
+  it("installs the Dagger CLI pinned to dagger.json's engine version with the official script, with a Docker engine", () => {
+    expect(engineVersion).toBe("v0.21.9");
+    expect(String(circle.executors.dagger.environment.DAGGER_VERSION)).toBe(engineVersion.replace(/^v/, ""));
+    const install = circle.commands["install-dagger"].steps;
+    expect(install).toContain("setup_remote_docker");
+    expect(install.find((s: Json) => s.run).run.command).toContain('curl -fsSL https://dl.dagger.io/dagger/install.sh | BIN_DIR="$HOME/.local/bin" DAGGER_VERSION="$DAGGER_VERSION" sh');
+    for (const job of Object.keys(circle.jobs)) {
+      const usesDagger = callsOfJob(job).length > 0;
+      if (!usesDagger) continue;
+      expect(circle.jobs[job].executor, job).toBe("dagger");
+      const names = (circle.jobs[job].steps as Json[]).map(stepName);
+      expect(names.indexOf("install-dagger"), `${job} installs dagger before calling it`).toBeGreaterThan(-1);
+      expect(names.indexOf("install-dagger"), `${job} checks out first`).toBeGreaterThan(names.indexOf("checkout"));
+    }
+  });
+
+  it("runs every job's work through dagger call: no rspec, rubocop, docker build, aws or terragrunt in run steps", () => {
+    for (const job of Object.keys(circle.jobs)) {
+      for (const text of runCommands(job)) {
+        expect(text, job).not.toMatch(/\b(bundle|rspec|rubocop|terragrunt|kubectl|gruntkms|docker (build|push|login)|aws (ecr|sts|eks))\b/);
+      }
+    }
+  });
+
+  it("validate-branch runs plan with the branch, tag and sha (plan rejects bad feature names)", () => {
+    const [plan] = check(callsOfJob("validate-branch"));
+    expect(chainOf(plan!)).toBe("plan --source --branch --tag --sha");
+    expect(plan!.steps[0]!.flags.get("--branch")!.value).toBe("${CIRCLE_BRANCH:-}");
+    expect(plan!.steps[0]!.flags.get("--sha")!.value).toBe("$CIRCLE_SHA1");
+    expect(byName("validate-branch").requires).toEqual([]);
+    expect(byName("lint").requires).toEqual(["validate-branch"]);
+  });
+
+  it("test runs on 8 nodes, each its own shard, exports the reports, stores them, then checks with the same call", () => {
+    expect(circle.jobs.test.parallelism).toBe(8);
+    const calls = check(callsOfJob("test"));
+    expect(calls).toHaveLength(4);
+    for (const c of calls) {
+      const test = c.steps.find((s) => s.fn === "test")!;
+      expect(test.flags.get("--shards")!.value).toBe("$CIRCLE_NODE_TOTAL");
+      expect(test.flags.get("--shard-index")!.value).toBe("$CIRCLE_NODE_INDEX");
+      expect(test.flags.get("--source")!.value).toBe(".");
+    }
+    const exports = calls.filter((c) => chainOf(c).endsWith("report | export --path"));
+    const checks = calls.filter((c) => chainOf(c).endsWith("| check"));
+    expect(exports).toHaveLength(2);
+    expect(checks).toHaveLength(2);
+    for (const e of exports) expect(e.steps.at(-1)!.flags.get("--path")!.value).toBe("test_results");
+    // The check call must be the export call's prefix exactly, or it would run the suite again.
+    const prefix = (c: CheckedCall, drop: number) => c.call.args.slice(0, c.call.args.length - drop).map((w) => w.raw).join(" ");
+    expect(checks.map((c) => prefix(c, 1)).sort()).toEqual(exports.map((c) => prefix(c, 4)).sort());
+
+    const steps = jobSteps("test");
+    const names = steps.map(stepName);
+    const runNamed = (re: RegExp) => steps.findIndex((s) => stepName(s) === "run" && re.test(s.run.name ?? ""));
+    const exportAt = runNamed(/^rspec shard/);
+    const checkAt = runNamed(/^Fail on failed examples/);
+    expect(steps[exportAt].run.command).toContain("report export --path test_results");
+    expect(steps[checkAt].run.command).toMatch(/\n\s+check\n/);
+    expect(steps.find((s) => stepName(s) === "store_test_results").store_test_results.path).toBe("test_results/junit/merged.xml");
+    expect(steps.find((s) => stepName(s) === "store_artifacts").store_artifacts.path).toBe("test_results");
+    expect(exportAt).toBeGreaterThan(-1);
+    expect(names.indexOf("store_test_results")).toBeGreaterThan(exportAt);
+    expect(names.indexOf("store_artifacts")).toBeGreaterThan(exportAt);
+    expect(checkAt).toBeGreaterThan(names.indexOf("store_test_results"));
+  });
+
+  it("caches timings: restored once, handed to every node, --timings passed, merged and saved under a key the restore finds", () => {
+    const restore = jobSteps("validate-branch").find((s) => stepName(s) === "restore_cache").restore_cache;
+    const save = jobSteps("save-timings").find((s) => stepName(s) === "save_cache").save_cache;
+    expect(save.key).toMatch(/^pipeline-timings-v1-\{\{ \.Branch \}\}-\{\{ epoch \}\}$/);
+    for (const key of restore.keys) expect(save.key.startsWith(key) || key === "pipeline-timings-v1-da/develop-").toBe(true);
+    expect(restore.keys.at(-1)).toBe("pipeline-timings-v1-");
+    const timingsDir: string = circle.executors.dagger.environment.TIMINGS_DIR;
+    expect(save.paths).toEqual([`${timingsDir}/timings.json`]);
+    expect(jobSteps("validate-branch").find((s) => stepName(s) === "persist_to_workspace").persist_to_workspace).toEqual({ root: "/tmp/workspace", paths: ["pipeline-timings"] });
+    expect(jobSteps("test").find((s) => stepName(s) === "attach_workspace").attach_workspace.at).toBe("/tmp/workspace");
+    expect(timingsDir.startsWith("/tmp/workspace/")).toBe(true);
+    const withTimings = check(callsOfJob("test")).filter((c) => c.steps.some((s) => s.flags.has("--timings")));
+    expect(withTimings).toHaveLength(2);
+    for (const c of withTimings) expect(c.steps.find((s) => s.fn === "test")!.flags.get("--timings")!.value).toBe("$TIMINGS_DIR/timings.json");
+    expect(byName("save-timings").requires).toEqual(["test"]);
+  });
+
+  it("deploy jobs require lint, test and base-image; base-image runs in parallel with test", () => {
+    for (const name of ["deploy", "deploy-prod", "feature-deploy"]) {
+      expect(byName(name).requires, name).toEqual(expect.arrayContaining(["test", "base-image"]));
+    }
+    expect(byName("base-image").requires).toEqual(["validate-branch"]);
+    expect(byName("test").requires).toEqual(["validate-branch"]);
+    const deployCalls = (job: string) => check(callsOfJob(job)).map((c) => c.steps.at(-1)!.fn);
+    expect(deployCalls("deploy")).toEqual(["deploy"]);
+    expect(deployCalls("feature-deploy")).toEqual(["feature-deploy"]);
+    expect(byName("deploy-prod").job).toBe("deploy");
+  });
+
+  const refs: Array<[string, Ref, string[]]> = [
+    ["da/develop", { branch: "da/develop" }, ["deploy"]],
+    ["da/stage", { branch: "da/stage" }, ["deploy"]],
+    ["feature/new-loan-flow", { branch: "feature/new-loan-flow" }, ["feature-deploy"]],
+    ["fix/typo", { branch: "fix/typo" }, []],
+    ["main", { branch: "main" }, []],
+    ["tag release-v1.2.3", { tag: "release-v1.2.3" }, ["deploy-prod"]],
+    ["tag v1.2.3", { tag: "v1.2.3" }, []],
+  ];
+  it.each(refs)("%s: runs exactly the deploy jobs %j, and every job it runs has its requirements running", (_, ref, deploys) => {
+    const running = main().filter((j) => runsFor(j.filters, ref));
+    const names = new Set(running.map((j) => j.name));
+    expect(running.filter((j) => ["deploy", "deploy-prod", "feature-deploy"].includes(j.name)).map((j) => j.name)).toEqual(deploys);
+    // A job whose requirement is filtered out never runs: CircleCI says nothing, so check here.
+    for (const j of running) for (const r of j.requires) expect(names.has(r), `${j.name} requires ${r}`).toBe(true);
+    if ("tag" in ref && deploys.length) expect([...names].sort()).toEqual(["base-image", "deploy-prod", "lint", "save-timings", "test", "validate-branch"]);
+  });
+
+  it("every job in the chain to deploy-prod lists the release tag filter /^release-.*/", () => {
+    const jobs = new Map(main().map((j) => [j.name, j]));
+    const chain = new Set<string>();
+    const walk = (name: string) => {
+      chain.add(name);
+      for (const r of jobs.get(name)!.requires) walk(r);
+    };
+    walk("deploy-prod");
+    expect([...chain].sort()).toEqual(["base-image", "deploy-prod", "lint", "test", "validate-branch"]);
+    for (const name of chain) expect(jobs.get(name)!.filters?.tags?.only, name).toBe("/^release-.*/");
+  });
+
+  it("secrets come from contexts: every job whose calls read an env: secret or the OIDC token has one; prod has its own", () => {
+    const jobs = [...main(), ...workflowJobs("teardown-feature"), ...workflowJobs("sweep-features")];
+    for (const j of jobs) {
+      const secretEnv = check(callsOfJob(j.job)).flatMap((c) => c.steps.flatMap((s) => [...s.flags.values()].map((v) => v.value))).filter((v) => v.startsWith("env:"));
+      const envInRun = runCommands(j.job).some((t) => /INFRA_LIVE_SSH_KEY_B64|AWS_CI_ROLE_ARN/.test(t));
+      if (secretEnv.length || envInRun) expect(j.context.length, `${j.name} reads ${secretEnv.join(", ")}`).toBeGreaterThan(0);
+    }
+    expect(byName("deploy").context).toEqual(["rails-pipeline"]);
+    expect(byName("deploy-prod").context).toEqual(["rails-pipeline-prod"]);
+    expect(check(callsOfJob("deploy"))[0]!.steps[0]).toMatchObject({ fn: "with-aws-web-identity" });
+  });
+
+  it("teardown-feature runs only on the delete webhook's pipeline parameter, and test-build-deploy then does not", () => {
+    for (const p of ["GHA_Event", "GHA_Meta", "GHA_Actor", "GHA_Action"]) expect(circle.parameters[p], p).toEqual({ type: "string", default: "" });
+    expect(circle.workflows["teardown-feature"].when).toEqual({ equal: ["delete", "<< pipeline.parameters.GHA_Event >>"] });
+    expect(circle.workflows["test-build-deploy"].when.and).toContainEqual({ not: { equal: ["delete", "<< pipeline.parameters.GHA_Event >>"] } });
+    expect(circle.workflows["test-build-deploy"].when.and).toContainEqual({ not: "<< pipeline.parameters.run-feature-sweep >>" });
+    expect(workflowJobs("teardown-feature").map((j) => j.job)).toEqual(["teardown-feature"]);
+    expect(circle.jobs["teardown-feature"].environment.DELETED_REF).toBe("<< pipeline.parameters.GHA_Meta >>");
+    const [teardown] = check(callsOfJob("teardown-feature"));
+    expect(teardown!.steps.at(-1)!.fn).toBe("feature-teardown");
+    expect(teardown!.steps.at(-1)!.flags.get("--name")!.value).toBe("$NAME");
+    expect(circle.workflows["sweep-features"].when).toBe("<< pipeline.parameters.run-feature-sweep >>");
+  });
+
+  it("never pastes a pipeline parameter into a script (a branch name may hold $(...)): parameters go through environment", () => {
+    for (const job of Object.keys(circle.jobs)) for (const text of runCommands(job)) expect(text, job).not.toContain("<<");
+  });
+});
+
+// --- GitHub Actions structure ---------------------------------------------------------------------
+
+describe("ci/github/workflow.yml structure", () => {
+  const jobs = () => github.jobs as Record<string, Json>;
+  const ghRunScripts = (job: string): string[] => (jobs()[job].steps as Json[]).filter((s) => typeof s.run === "string").map((s) => s.run);
+  const ghCalls = (job: string) => check(ghRunScripts(job).flatMap((text) => findDaggerCalls({ file: job, line: 1, text, lineByLine: true })));
+
+  it("triggers on pushes of branches and release-* tags, on delete, and has the OIDC permission", () => {
+    expect(github.on.push).toEqual({ branches: ["**"], tags: ["release-*"] });
+    expect(github.on).toHaveProperty("delete");
+    expect(github.permissions["id-token"]).toBe("write");
+    expect(github.permissions.contents).toBe("read");
+    expect(String(github.env.DAGGER_VERSION)).toBe(engineVersion.replace(/^v/, ""));
+  });
+
+  it("test is a matrix over shard indexes 0..7 of SHARDS=8, exporting and checking with the same call", () => {
+    expect(github.env.SHARDS).toBe(8);
+    expect(jobs().test.strategy.matrix.shard).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(jobs().test.strategy["fail-fast"]).toBe(false);
+    expect(jobs().test.env.SHARD_INDEX).toBe("${{ matrix.shard }}");
+    const calls = ghCalls("test");
+    expect(calls).toHaveLength(4);
+    for (const c of calls) {
+      const test = c.steps.find((s) => s.fn === "test")!;
+      expect(test.flags.get("--shards")!.value).toBe("$SHARDS");
+      expect(test.flags.get("--shard-index")!.value).toBe("$SHARD_INDEX");
+    }
+    expect(calls.filter((c) => chainOf(c).endsWith("report | export --path"))).toHaveLength(2);
+    expect(calls.filter((c) => chainOf(c).endsWith("| check"))).toHaveLength(2);
+  });
+
+  it("deploys after lint, test and base-image: da/develop, da/stage and release-* tags run deploy, feature/* feature-deploy", () => {
+    for (const name of ["deploy", "feature-deploy"]) expect(jobs()[name].needs).toEqual(["lint", "test", "base-image"]);
+    expect(jobs().deploy.if).toContain("github.ref == 'refs/heads/da/develop'");
+    expect(jobs().deploy.if).toContain("github.ref == 'refs/heads/da/stage'");
+    expect(jobs().deploy.if).toContain("startsWith(github.ref, 'refs/tags/release-')");
+    expect(jobs()["feature-deploy"].if).toBe("startsWith(github.ref, 'refs/heads/feature/')");
+    expect(jobs()["base-image"].needs).toBe("validate-branch");
+    expect(ghCalls("deploy").map((c) => c.steps.at(-1)!.fn)).toEqual(["deploy"]);
+    expect(ghCalls("feature-deploy").map((c) => c.steps.at(-1)!.fn)).toEqual(["feature-deploy"]);
+  });
+
+  it("tears down a deleted feature/* branch on `delete`, and sweeps on the schedule", () => {
+    expect(jobs()["teardown-feature"].if).toBe("github.event_name == 'delete' && github.event.ref_type == 'branch' && startsWith(github.event.ref, 'feature/')");
+    expect(jobs()["teardown-feature"].env.DELETED_REF).toBe("${{ github.event.ref }}");
+    expect(ghCalls("teardown-feature")[0]!.steps.at(-1)!.fn).toBe("feature-teardown");
+    expect(jobs()["sweep-features"].if).toBe("github.event_name == 'schedule'");
+    expect(ghCalls("sweep-features")[0]!.steps.at(-1)!.fn).toBe("feature-sweep");
+    for (const name of ["validate-branch"]) expect(jobs()[name].if).toBe("github.event_name == 'push'");
+  });
+
+  it("never pastes a ${{ }} expression into a script (script injection): values go through env", () => {
+    for (const job of Object.keys(jobs())) for (const text of ghRunScripts(job)) expect(text, job).not.toContain("${{");
+  });
+});
+
+// --- every dagger call against the module ------------------------------------------------------------
+
+describe("every dagger call in the CI configs exists in the module (introspection)", () => {
+  const configs: Array<[string, string]> = [
+    [CIRCLECI_PATH, circleText],
+    [GITHUB_PATH, githubText],
+  ];
+
+  it.each(configs)("%s: every function, flag and required flag is real, and secrets are env:/file: references", (file, text) => {
+    const calls = extractDaggerCalls(text, file);
+    expect(calls.length).toBeGreaterThanOrEqual(11);
+    expect(problemsOf(calls).join("\n\n")).toBe("");
+    const fns = new Set(check(calls).flatMap((c) => c.steps.map((s) => s.fn)));
+    for (const fn of ["plan", "lint", "test", "report", "export", "check", "base-image", "deploy", "feature-deploy", "feature-teardown", "feature-sweep", "with-github-token", "with-git-credentials"]) {
+      expect(fns, `${file} calls ${fn}`).toContain(fn);
+    }
+    // The secret check is not vacuous: every config passes several secrets, all as references.
+    const secretValues = check(calls).flatMap((c) => c.steps.flatMap((s) => [...s.flags].filter(([f]) => looksSecret(f)).map(([, v]) => v.value)));
+    expect(secretValues.length).toBeGreaterThanOrEqual(10);
+    for (const v of secretValues) expect(v).toMatch(/^(env:[A-Za-z_]\w*|file:\S+)$/);
+  });
+
+  it("every dagger call is found: each `dagger` command word in a run script is either a call or `dagger version`", () => {
+    for (const [file, text] of configs) {
+      for (const script of extractScripts(text, file)) {
+        const words = lexShell(script.text).filter((t) => t.kind === "word").map((t) => (t as { word: { value: string } }).word.value);
+        const daggerWords = words.filter((w) => /(^|\/)dagger"?$/.test(w)).length;
+        const calls = findDaggerCalls(script).length;
+        const versions = (script.text.match(/dagger" version|dagger version/g) ?? []).length;
+        expect(calls + versions, `${file}:${script.line}`).toBe(daggerWords);
+      }
+    }
+  });
+
+  it(`${CI_README_PATH}: its dagger calls (the static-keys alternative, the laptop calls) exist too`, () => {
+    if (!existsSync(path.join(REPO_ROOT, CI_README_PATH))) expect.fail(`${CI_README_PATH} is missing`);
+    const calls = extractMarkdownScripts(read(CI_README_PATH), CI_README_PATH).flatMap(findDaggerCalls);
+    expect(calls.length).toBeGreaterThan(0);
+    expect(problemsOf(calls).join("\n\n")).toBe("");
+  });
+
+  it("a renamed flag breaks the configs: with test's --shard-index renamed, every test call fails", () => {
+    const renamed: Surface = new Map([...surface].map(([o, fns]) => [o, new Map(fns)]));
+    const test = renamed.get("Pipeline")!.get("test")!;
+    const flags = new Map([...test.flags].map(([f, s]) => (f === "--shard-index" ? ["--shard-idx", { ...s, flag: "--shard-idx" }] : [f, s])));
+    renamed.get("Pipeline")!.set("test", { ...test, flags });
+    const problems = extractDaggerCalls(circleText, CIRCLECI_PATH).flatMap((c) => checkDaggerCall(c, renamed).problems);
+    expect(problems.filter((p) => p.includes("unknown flag --shard-index for Pipeline.test"))).toHaveLength(4);
+  });
+});
+
+// --- the checker itself (small inline snippets) ----------------------------------------------------
+
+describe("the dagger call checker catches mistakes", () => {
+  const cases: Array<[string, string, string]> = [
+    ["an unknown function", "steps:\n  - run: dagger call deploi --env dev\n", "unknown function deploi on Pipeline"],
+    ["an unknown flag", "steps:\n  - run: dagger call test --shard 2\n", "unknown flag --shard for Pipeline.test"],
+    ["an unknown function down the chain (core Directory)", "steps:\n  - run: dagger call test report exprt --path out\n", "unknown function exprt on Directory"],
+    ["an unknown flag of a core function", "steps:\n  - run: dagger call test report export --dir out\n", "unknown flag --dir for Directory.export"],
+    ["a plaintext secret from a variable", 'steps:\n  - run: dagger call with-github-token --token "$GITHUB_OAUTH_TOKEN" lint\n', "plaintext secret: with-github-token --token"],
+    ["a plaintext secret literal", "steps:\n  - run: dagger call with-registry-auth --username ci --password hunter2 base-image\n", "plaintext secret: with-registry-auth --password hunter2"],
+    ["a plaintext secret with =", "steps:\n  - run: dagger call with-aws-credentials --access-key-id=AKIAEXAMPLE lint\n", "plaintext secret: with-aws-credentials --access-key-id"],
+    ["a missing required flag", "steps:\n  - run: dagger call feature-teardown --source .\n", "feature-teardown needs --name"],
+    ["a non-integer literal", "steps:\n  - run: dagger call test --shards eight\n", "--shards eight is not an integer"],
+    ["calling on a string", "steps:\n  - run: dagger call lint stdout\n", "the previous function returns string"],
+    ["an unknown dagger global flag", "steps:\n  - run: dagger --modul x call lint\n", "unknown dagger global flag --modul"],
+    ["a dynamic function name", 'steps:\n  - run: dagger call "$FN" --source .\n', "is not a literal"],
+  ];
+  it.each(cases)("%s", (_, yaml, fragment) => {
+    const problems = problemsOf(snippet(yaml));
+    expect(problems.join("\n")).toContain(fragment);
+  });
+
+  it("accepts env: and file: secrets, booleans without a value, chains through fields and core types", () => {
+    const yaml = [
+      "jobs:",
+      "  a:",
+      "    steps:",
+      "      - run:",
+      "          command: |",
+      "            dagger call with-git-credentials --ssh-key file:$HOME/.ssh/id --token env:INFRA_LIVE_TOKEN \\",
+      "              deploy --env prod --tag release-v1.2.3 --sha \"$CIRCLE_SHA1\" --dry-run",
+      "            dagger call test --shards=8 --shard-index 0 report file --path junit/merged.xml export --path merged.xml",
+      "            dagger call app-image --env dev publish --address registry.local/app:dev",
+      "            dagger call serve --env dev up --ports 8080:8080",
+      "            dagger call decrypt-env --env dev plaintext",
+    ].join("\n");
+    const calls = snippet(yaml);
+    expect(calls).toHaveLength(5);
+    expect(problemsOf(calls)).toEqual([]);
+    const [deploy] = check(calls);
+    expect(deploy!.steps.at(-1)!.flags.get("--dry-run")!.value).toBe("true");
+    expect(calls.map((c) => c.line)).toEqual([6, 8, 9, 10, 11]);
+  });
+
+  it("extracts calls across continuations, if/then, pipes, $(...), comments, heredocs and CI expressions", () => {
+    const script = [
+      "# dagger call not-a-call --in a comment",
+      "if [ -n \"$X\" ]; then dagger -m \"$MOD\" call lint --source . 2>&1 | tee lint.log; fi",
+      "REF=$(dagger call publish-app-image --branch \"${{ github.ref_name }}\" --sha << pipeline.git.revision >>)",
+      "cat <<EOF",
+      "dagger call inside --a-heredoc",
+      "EOF",
+      "dagger version",
+      "DAGGER_CLOUD_TOKEN=x dagger call \\",
+      "  check-env \\",
+      "  --env 'prod'",
+    ].join("\n");
+    const calls = findDaggerCalls({ file: "s.sh", line: 10, text: script, lineByLine: true });
+    expect(calls.map((c) => [c.line, c.args.map((w) => w.value).join(" ")])).toEqual([
+      [11, "lint --source ."],
+      [12, "publish-app-image --branch ${CI_EXPRESSION} --sha ${CI_PARAMETER}"],
+      [17, "check-env --env prod"],
+    ]);
+    expect(calls[0]!.globalArgs.map((w) => w.value)).toEqual(["-m", "$MOD"]);
+    expect(problemsOf(calls)).toEqual([]);
+  });
+
+  it("reads run: and command: values of GitHub Actions and CircleCI with their file lines", () => {
+    const yaml = ["jobs:", "  x:", "    steps:", "      - run: dagger call lint", "      - run:", "          command: dagger call check-env", "      - name: gh", "        run: |", "          echo hi", "          dagger call plan --sha abc"].join("\n");
+    expect(extractDaggerCalls(yaml, "x.yml").map((c) => [c.line, c.args[0]!.value])).toEqual([
+      [4, "lint"],
+      [6, "check-env"],
+      [10, "plan"],
+    ]);
+  });
+});
+
+// --- timings: the per-node filter and the merge, run for real ----------------------------------------
+
+const hasJq = spawnSync("jq", ["--version"]).status === 0;
+
+/** Seconds an example "took" in the simulated run: deterministic, different from the previous run. */
+const fresh = (id: string) => 0.5 + ([...id].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 997, 7) % 40) / 10;
+
+function simulatedRun() {
+  const specFiles: string[] = [];
+  const previous: Record<string, number> = {};
+  for (let f = 0; f < 3; f++) {
+    specFiles.push(`spec/big_${f}_spec.rb`);
+    for (let e = 1; e <= 10; e++) previous[`spec/big_${f}_spec.rb[1:${e}]`] = 3;
+  }
+  for (let f = 0; f < 27; f++) {
+    specFiles.push(`spec/small_${f}_spec.rb`);
+    previous[`spec/small_${f}_spec.rb`] = 1 + (f % 5);
+  }
+  specFiles.push("spec/new_spec.rb"); // never timed: estimated this time, measured next time
+  specFiles.sort();
+  const input = { specFiles, timingsText: JSON.stringify(previous), timingsSource: "previous.json", fileSizes: {}, shards: 8 };
+  /** rspec's JSON for the units of one shard: example ids, run times. */
+  const outcome = (index: number, units: string[]): ShardOutcome => {
+    const examples = units.flatMap((u) => {
+      const grouped = /^(.+)\[([\d:,]+)\]$/.exec(u);
+      const ids = grouped ? grouped[2]!.split(",").map((id) => `./${grouped[1]}[${id}]`) : [1, 2, 3].map((e) => `./${u}[1:${e}]`);
+      return ids.map((id) => ({ id, file_path: id.replace(/\[.*$/, ""), run_time: fresh(id) }));
+    });
+    return { index, exitCode: 0, output: "", junit: "", rspecJson: JSON.stringify({ version: "3.13", examples }) };
+  };
+  return { input, outcome };
+}
+
+describe("timings between runs: each node keeps the files it ran, the merge equals a run of all shards", () => {
+  const stepScript = (job: string, name: RegExp) => {
+    const step = jobSteps(job).find((s) => stepName(s) === "run" && name.test(s.run.name ?? ""));
+    if (!step) throw new Error(`${job}: no run step named ${name}`);
+    return step.run.command as string;
+  };
+  const ghScript = (job: string, name: RegExp) => (github.jobs[job].steps as Json[]).find((s) => name.test(s.name ?? ""))!.run as string;
+
+  it.runIf(hasJq).each([
+    ["CircleCI", "circleci"],
+    ["GitHub Actions", "github"],
+  ])("%s: the config's own filter and merge scripts, with bash and jq", (_, ci) => {
+    const { input, outcome } = simulatedRun();
+    const all = planTestRun({ ...input, shardIndex: -1 });
+    expect(all.shardPlan.shards.some((s) => s.units.some((u) => u.includes("["))), "a file is split by examples").toBe(true);
+    const reference = JSON.parse(summariseTestRun(all, all.shardPlan.shards.map((s) => outcome(s.index, s.units))).timingsJson);
+
+    const tmp = mkdtempSync(path.join(os.tmpdir(), "ci-timings-"));
+    const timingsDir = path.join(tmp, "workspace/pipeline-timings");
+    const runnerTemp = path.join(tmp, "runner-temp");
+    for (let i = 0; i < 8; i++) {
+      const plan = planTestRun({ ...input, shardIndex: i });
+      expect(plan.shardPlan.shards).toEqual(all.shardPlan.shards); // same inputs, same plan on every node
+      const node = path.join(tmp, `node-${i}`);
+      mkdirSync(path.join(node, "test_results"), { recursive: true });
+      const summary = summariseTestRun(plan, [outcome(i, plan.shardPlan.shards[i]!.units)]);
+      writeFileSync(path.join(node, "test_results/timings.json"), summary.timingsJson);
+      writeFileSync(path.join(node, "test_results/plan.json"), JSON.stringify(plan.shardPlan, null, 2) + "\n");
+      const script = ci === "circleci" ? stepScript("test", /^Keep this node's measured timings/) : ghScript("test", /^Keep this shard's measured timings/);
+      execFileSync("bash", ["-eo", "pipefail", "-c", script], {
+        cwd: node,
+        env: { ...process.env, TIMINGS_DIR: timingsDir, CIRCLE_NODE_INDEX: String(i), RUNNER_TEMP: runnerTemp, SHARD_INDEX: String(i) },
+      });
+    }
+    const merge = ci === "circleci" ? stepScript("save-timings", /^Merge the nodes' timings/) : ghScript("save-timings", /^Merge the shards' timings/);
+    execFileSync("bash", ["-eo", "pipefail", "-c", merge], { cwd: tmp, env: { ...process.env, TIMINGS_DIR: timingsDir, RUNNER_TEMP: runnerTemp } });
+    const merged = JSON.parse(readFileSync(ci === "circleci" ? path.join(timingsDir, "timings.json") : path.join(runnerTemp, "pipeline-timings/timings.json"), "utf8"));
+    expect(merged).toEqual(reference);
+    expect(Object.keys(merged)).toContain("spec/new_spec.rb[1:1]");
+  });
+
+});
