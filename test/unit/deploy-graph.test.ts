@@ -325,7 +325,7 @@ describe("runDeploy: dry run and bad input", () => {
   async function sourceRecorder(): Promise<Recorder> {
     return installRecorder((field, query) => {
       if (field === "exists") return !query.includes("pipeline.json");
-      if (field === "contents") return "source line\n";
+      if (field === "contents") return query.includes('.env"') ? "RAILS_ENV=production\n" : "source line\n";
       return undefined;
     });
   }
