@@ -8,16 +8,16 @@
  * CircleCI + bash flow it replaces. Credentials are given once with the `with-*` builders, always
  * as secrets (`env:NAME`, `file:PATH`), before the function that needs them.
  */
-import { argument, Directory, func, object, Secret } from "@dagger.io/dagger";
+import { argument, check, Container, Directory, File, func, object, Secret, Service } from "@dagger.io/dagger";
 import type { RunCredentials } from "./credentials.js";
-import { runPlan } from "./plan.js";
 import { runDeploy } from "./deploy.js";
 import { runFeatureSweep, runFeatureTeardown } from "./feature.js";
-import { Container } from "@dagger.io/dagger";
 import { buildAppImage, publishAppImage, publishBaseImage } from "./images.js";
-import { check, Service } from "@dagger.io/dagger";
+import { runPlan } from "./plan.js";
 import { decryptEnvSecret, encryptValueToken, runCheckEnv } from "./secrets.js";
 import { serveApp } from "./serve.js";
+import { TestReport } from "./test-report.js";
+import { runLint, runTests } from "./test-suite.js";
 
 /** Folder of the bundled example app, relative to the repository that holds dagger.json. */
 const EXAMPLE_APP = "/test/fixtures/rails-api";
@@ -193,6 +193,46 @@ export class Pipeline {
     format = "text",
   ): Promise<string> {
     return runPlan(source, { branch, tag, sha, env, format });
+  }
+
+  // --- test -------------------------------------------------------------------------------------
+
+  /**
+   * Run rspec split into timing-balanced shards, each with its own postgres and redis, in parallel.
+   * Gems come from the dev-variant base image (built once, keyed by the dependency checksum). The
+   * result holds the merged and per-shard JUnit, the next run's timings and a summary; its `check`
+   * fails with the summary when an example failed, after you exported the reports.
+   *
+   * Example: dagger call test --shards 8
+   * Example: dagger call test --source . --shards 8 report export --path test_results
+   * Example: dagger call test --shards $CIRCLE_NODE_TOTAL --shard-index $CIRCLE_NODE_INDEX --timings ./timings.json check
+   */
+  @func()
+  async test(
+    /** The application repository; default: the bundled example app. */
+    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** Number of shards the suite is split into (every CI node must pass the same number). */
+    shards = 8,
+    /** Run only this shard (0-based) of --shards; -1 runs every shard here, in parallel. */
+    shardIndex = -1,
+    /** Previous timings: timings.json from an earlier run, a JUnit XML, a knapsack report or a parallel_tests log. Default: the app's committed test.timingsFile, else file sizes. */
+    timings?: File,
+  ): Promise<TestReport> {
+    return runTests(source, { shards, shardIndex, timings, githubToken: this.githubToken });
+  }
+
+  /**
+   * Run rubocop (pipeline.json `test.lintCommand`) in the same image the tests use.
+   *
+   * Example: dagger call lint
+   * Example: dagger call lint --source .
+   */
+  @func()
+  async lint(
+    /** The application repository; default: the bundled example app. */
+    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+  ): Promise<string> {
+    return runLint(source, this.githubToken);
   }
 
   // --- images -----------------------------------------------------------------------------------
