@@ -87,7 +87,7 @@ describe("dagger call test (recorded graph)", () => {
     }
     expect(builds.size).toBe(1);
     const build = [...builds][0]!;
-    expect(build).toContain('dockerfile:"Dockerfile.base.dev"');
+    expect(build).toContain('dockerfile:".pipeline/Dockerfile.base.dev"');
     expect(build).toContain('RUBY_IMAGE",value:"ruby:3.1.4"');
     const joined = queries.join("\n");
     expect(joined).not.toContain("remove-for-dev"); // the dev variant drops those lines

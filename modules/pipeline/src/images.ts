@@ -108,7 +108,7 @@ export async function registryFor(config: PipelineConfig, credentials: RunCreden
  * build secret at `/run/secrets/<secret name>` and the Dockerfile asks for that id. The plaintext
  * goes only into `setSecret` (the engine scrubs it from logs), never into an arg, env or label.
  */
-async function buildSecrets(config: PipelineConfig, credentials: RunCredentials): Promise<Secret[]> {
+export async function buildSecrets(config: PipelineConfig, credentials: RunCredentials): Promise<Secret[]> {
   if (!credentials.githubToken) return [];
   return [dag.setSecret(config.images.githubTokenSecretId, await credentials.githubToken.plaintext())];
 }

@@ -218,7 +218,7 @@ export class Pipeline {
     /** Previous timings: timings.json from an earlier run, a JUnit XML, a knapsack report or a parallel_tests log. Default: the app's committed test.timingsFile, else file sizes. */
     timings?: File,
   ): Promise<TestReport> {
-    return runTests(source, { shards, shardIndex, timings, githubToken: this.githubToken });
+    return runTests(source, { shards, shardIndex, timings }, this.credentials());
   }
 
   /**
@@ -232,7 +232,7 @@ export class Pipeline {
     /** The application repository; default: the bundled example app. */
     @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
   ): Promise<string> {
-    return runLint(source, this.githubToken);
+    return runLint(source, this.credentials());
   }
 
   // --- images -----------------------------------------------------------------------------------

@@ -7,13 +7,15 @@
  * the engine from merging identical services), runs the script from lib/shard-script.ts with
  * `expect: Any`, and the reports of all shards are merged by the pure lib/ functions.
  */
-import { CacheSharingMode, Container, dag, Directory, File, ReturnType, type Secret } from "@dagger.io/dagger";
+import { CacheSharingMode, Container, dag, Directory, File, ReturnType } from "@dagger.io/dagger";
+import type { RunCredentials } from "./credentials.js";
+import { baseImageContainer, buildSecrets } from "./images.js";
+import { planBaseImageBuild } from "./lib/image-build.js";
 import type { PipelineConfig } from "./lib/config.js";
 import { PipelineError } from "./lib/errors.js";
-import { devVariantDockerfile } from "./lib/checksum.js";
 import { formatShardScript } from "./lib/shard-script.js";
 import { planTestRun, summariseTestRun, type ShardOutcome, type TestRunPlan } from "./lib/test-run.js";
-import { readConfig, readDependencyFiles, readRequiredFile } from "./source.js";
+import { readConfig, readDependencyFiles } from "./source.js";
 import { TestReport } from "./test-report.js";
 
 export interface TestOptions {
@@ -21,40 +23,23 @@ export interface TestOptions {
   /** -1: every shard in this call; otherwise only this one (CI parallelism across machines). */
   shardIndex: number;
   timings?: File;
-  githubToken?: Secret;
 }
 
 const OUT = "/pipeline/out";
 const SOURCE_EXCLUDE = ["tmp", "log", "node_modules", ".git", "test_results"];
 
-/** The dev-variant base image with the app's gems, plus the clients the shard script needs. */
-export async function testRunner(source: Directory, config: PipelineConfig, githubToken?: Secret): Promise<Container> {
-  await readDependencyFiles(source, config); // fails early, naming Gemfile/Gemfile.lock/Dockerfile.base
-  const dockerfile = devVariantDockerfile(
-    await readRequiredFile(source, config.images.baseDockerfile, "gems are installed from it"),
-    config.images.devVariantMarker,
-  );
-  const context = dag
-    .directory()
-    .withFile("Gemfile", source.file("Gemfile"))
-    .withFile("Gemfile.lock", source.file("Gemfile.lock"))
-    .withNewFile("Dockerfile.base.dev", dockerfile);
-  const secrets = githubToken ? [await namedSecret(config.images.githubTokenSecretId, githubToken)] : [];
-  return context
-    .dockerBuild({
-      dockerfile: "Dockerfile.base.dev",
-      buildArgs: [{ name: "RUBY_IMAGE", value: config.images.rubyImage }],
-      secrets,
-    })
+/**
+ * The dev-variant base image with the app's gems (the very build `base-image` makes, so one session
+ * builds it once), plus the clients the shard script needs, then the app's source.
+ */
+export async function testRunner(source: Directory, config: PipelineConfig, credentials: RunCredentials): Promise<Container> {
+  const files = await readDependencyFiles(source, config); // fails early, naming Gemfile/Gemfile.lock/Dockerfile.base
+  const plan = planBaseImageBuild({ config, files, devVariant: true, pushLatest: false });
+  return baseImageContainer(source, plan, await buildSecrets(config, credentials))
     .withMountedCache("/var/cache/apt", dag.cacheVolume("pipeline-apt-cache"), { sharing: CacheSharingMode.Locked })
     .withExec(["sh", "-c", "apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-client redis-tools"])
     .withDirectory(config.images.workdir, source, { exclude: SOURCE_EXCLUDE })
     .withWorkdir(config.images.workdir);
-}
-
-/** BuildKit mounts a secret under its name: give the token the id the Dockerfile expects. */
-async function namedSecret(id: string, secret: Secret): Promise<Secret> {
-  return dag.setSecret(id, await secret.plaintext());
 }
 
 /** Read what the planner needs: spec files, their sizes (fallback), previous timings. */
@@ -80,11 +65,11 @@ async function readTestInputs(source: Directory, config: PipelineConfig, timings
 }
 
 /** Run the shards (all, or one) and collect their reports. Never throws on failing examples. */
-export async function runTests(source: Directory, opts: TestOptions): Promise<TestReport> {
+export async function runTests(source: Directory, opts: TestOptions, credentials: RunCredentials = { aws: {} }): Promise<TestReport> {
   const config = await readConfig(source);
   const inputs = await readTestInputs(source, config, opts.timings);
   const plan = planTestRun({ ...inputs, shards: opts.shards, shardIndex: opts.shardIndex });
-  const runner = await testRunner(source, config, opts.githubToken);
+  const runner = await testRunner(source, config, credentials);
   const outcomes = await Promise.all(plan.selected.map((index) => runShard(runner, config, plan, index)));
   const summary = summariseTestRun(plan, outcomes);
 
@@ -144,8 +129,8 @@ async function runShard(runner: Container, config: PipelineConfig, plan: TestRun
 }
 
 /** Run the configured linter (rubocop) in the same image the tests use. */
-export async function runLint(source: Directory, githubToken?: Secret): Promise<string> {
+export async function runLint(source: Directory, credentials: RunCredentials = { aws: {} }): Promise<string> {
   const config = await readConfig(source);
-  const runner = await testRunner(source, config, githubToken);
+  const runner = await testRunner(source, config, credentials);
   return runner.withExec(config.test.lintCommand).stdout();
 }
