@@ -450,6 +450,17 @@ describe("ci/github/workflow.yml structure", () => {
     for (const name of ["validate-branch"]) expect(jobs()[name].if).toBe("github.event_name == 'push'");
   });
 
+  it("hands secrets only to the steps that call dagger (step env), never to a whole job or workflow", () => {
+    expect(JSON.stringify(github.env)).not.toContain("secrets.");
+    for (const [name, job] of Object.entries(jobs())) {
+      expect(JSON.stringify(job.env ?? {}), name).not.toContain("secrets.");
+      for (const step of job.steps as Json[]) {
+        if (!JSON.stringify(step.env ?? {}).includes("secrets.")) continue;
+        expect(typeof step.run === "string" && (step.run.includes("dagger ") || step.run.includes("infra-live-key")), `${name}: ${step.name}`).toBe(true);
+      }
+    }
+  });
+
   it("never pastes a ${{ }} expression into a script (script injection): values go through env", () => {
     for (const job of Object.keys(jobs())) for (const text of ghRunScripts(job)) expect(text, job).not.toContain("${{");
   });
