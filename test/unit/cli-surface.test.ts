@@ -34,7 +34,7 @@ describe("dagger call surface", () => {
 
   it("plan takes --branch, --tag, --sha, --env, --format and a --source defaulting to the example app", () => {
     const args = fn("plan").arguments;
-    expect(Object.keys(args)).toEqual(["source", "branch", "tag", "sha", "env", "format"]);
+    expect(Object.keys(args)).toEqual(["source", "branch", "tag", "sha", "env", "format", "checkRegistry"]);
     expect(args.source).toMatchObject({ defaultPath: "/test/fixtures/rails-api", type: { kind: "OBJECT_KIND", name: "Directory" } });
     expect(args.format.defaultValue).toBe("text");
     expect(fn("plan").returnType.kind).toBe("STRING_KIND");

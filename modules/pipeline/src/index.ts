@@ -176,6 +176,7 @@ export class Pipeline {
    *
    * Example: dagger call plan --branch da/develop --sha 0123456789abcdef0123456789abcdef01234567
    * Example: dagger call plan --tag release-v1.2.3 --sha $CIRCLE_SHA1 --format json
+   * Example: dagger call with-aws-credentials --access-key-id env:AWS_ACCESS_KEY_ID --secret-access-key env:AWS_SECRET_ACCESS_KEY plan --branch da/develop --sha $CIRCLE_SHA1 --check-registry
    */
   @func()
   async plan(
@@ -191,8 +192,10 @@ export class Pipeline {
     env = "",
     /** Output format: text (for people) or json (stable shape, schemaVersion 1). */
     format = "text",
+    /** Also ask the registry whether the base image exists, so the plan shows whether base-image will build (needs registry credentials for ECR); default false. */
+    checkRegistry = false,
   ): Promise<string> {
-    return runPlan(source, { branch, tag, sha, env, format });
+    return runPlan(source, { branch, tag, sha, env, format, checkRegistry }, this.credentials());
   }
 
   // --- test -------------------------------------------------------------------------------------
