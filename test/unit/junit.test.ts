@@ -1,7 +1,6 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { PipelineError } from "../../modules/pipeline/src/lib/errors.js";
 import {
   escapeXml,
   fileFromClassname,
@@ -12,6 +11,7 @@ import {
   parseJUnit,
   parseXml,
 } from "../../modules/pipeline/src/lib/junit.js";
+import { thrown } from "../support/errors.js";
 import { REPO_ROOT } from "../support/introspect.js";
 
 const JUNIT = path.resolve(REPO_ROOT, "../shared/data/junit");
@@ -23,15 +23,6 @@ const SAMPLES = [
   "safecast_rspec_29tests_1failure.xml",
 ];
 
-function thrown(act: () => unknown): PipelineError {
-  try {
-    act();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PipelineError);
-    return err as PipelineError;
-  }
-  throw new Error("expected a PipelineError");
-}
 
 describe("parseJUnit on the shared samples", () => {
   it.each([

@@ -3,7 +3,8 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { formatShardScript, SHARD_EXIT, shellQuote, type ShardScriptInput } from "../../modules/pipeline/src/lib/shard-script.js";
+import { formatShardScript, SHARD_EXIT, type ShardScriptInput } from "../../modules/pipeline/src/lib/shard-script.js";
+import { shellQuote } from "../../modules/pipeline/src/lib/shell.js";
 
 const base: ShardScriptInput = {
   shardIndex: 2,

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { PipelineError, ProblemsError } from "../../modules/pipeline/src/lib/errors.js";
+import { ProblemsError } from "../../modules/pipeline/src/lib/errors.js";
 import {
   formatShardPlan,
   formatShellArgs,
@@ -14,21 +14,13 @@ import {
   type ShardUnitInput,
 } from "../../modules/pipeline/src/lib/shards.js";
 import { parseTimings, resolveTimings } from "../../modules/pipeline/src/lib/timings.js";
+import { thrown } from "../support/errors.js";
 import { REPO_ROOT } from "../support/introspect.js";
 
 const KNAPSACK = path.resolve(REPO_ROOT, "../shared/data/timings/ecf_knapsack_rspec_report.json");
 const shared: ShardUnitInput[] = resolveTimings(parseTimings(readFileSync(KNAPSACK, "utf8"), "ecf.json")).files;
 const DOMINANT = "spec/features/schools/choose_programme/choose_programme_spec.rb";
 
-function thrown(act: () => unknown): PipelineError {
-  try {
-    act();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PipelineError);
-    return err as PipelineError;
-  }
-  throw new Error("expected a PipelineError");
-}
 
 /** Deterministic pseudo-random generator for property tests. */
 function rng(seed: number): () => number {

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { PipelineError, ProblemsError } from "../../modules/pipeline/src/lib/errors.js";
+import { ProblemsError } from "../../modules/pipeline/src/lib/errors.js";
 import { parseJUnit } from "../../modules/pipeline/src/lib/junit.js";
 import {
   detectTimingsFormat,
@@ -13,21 +13,13 @@ import {
   resolveTimings,
   timingsFromJUnit,
 } from "../../modules/pipeline/src/lib/timings.js";
+import { thrown } from "../support/errors.js";
 import { REPO_ROOT } from "../support/introspect.js";
 
 const SHARED = path.resolve(REPO_ROOT, "../shared/data");
 const read = (rel: string) => readFileSync(path.join(SHARED, rel), "utf8");
 const KNAPSACK = "timings/ecf_knapsack_rspec_report.json";
 
-function thrown(act: () => unknown): PipelineError {
-  try {
-    act();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PipelineError);
-    return err as PipelineError;
-  }
-  throw new Error("expected a PipelineError");
-}
 
 const RSPEC_JSON = JSON.stringify({
   version: "3.13.0",

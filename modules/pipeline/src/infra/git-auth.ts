@@ -11,6 +11,7 @@
  * - `none`: local paths, file:// URLs, or credentials already configured where git runs.
  */
 import { PipelineError } from "../lib/errors.js";
+import { shellQuote } from "../lib/shell.js";
 
 export type GitAuth =
   | { kind: "none" }
@@ -55,10 +56,6 @@ export function gitAuthConfig(auth: GitAuth = { kind: "none" }): GitAuthConfig {
       return { args: [], env: { ...env, GIT_SSH_COMMAND: parts.join(" ") } };
     }
   }
-}
-
-function shellQuote(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Remove user:password@ from a URL before it is shown anywhere. */

@@ -4,6 +4,7 @@
  * load), run rspec on the shard's units with JUnit and progress output, record the wall time and
  * the exit code. It never exits early on failing examples: the caller collects the reports.
  */
+import { shellCommand, shellQuote } from "./shell.js";
 
 export interface ShardScriptInput {
   shardIndex: number;
@@ -40,15 +41,6 @@ const UNKNOWN_IDS_RB = [
   "  puts id unless known[id] || known[line]",
   "end",
 ].join("\n");
-
-/** POSIX single-quote quoting: safe for any string, including `[1:2]`, spaces and quotes. */
-export function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
-export function shellCommand(words: readonly string[]): string {
-  return words.map(shellQuote).join(" ");
-}
 
 export function formatShardScript(input: ShardScriptInput): string {
   const timeout = input.readinessTimeoutSeconds ?? 60;

@@ -17,6 +17,7 @@
  * (alphabetical, equal-count contiguous chunks: what splitting without timings does).
  */
 import { PipelineError, ProblemsError, type Problem } from "./errors.js";
+import { shellCommand } from "./shell.js";
 
 /** A file to plan, with its (measured or estimated) seconds and, when known, its examples. */
 export interface ShardUnitInput {
@@ -383,7 +384,7 @@ export function parseShardUnit(unit: string): { file: string; ids: string[] } {
 
 /** Quote a unit for a POSIX shell when it holds glob or other special characters (`[`, `]`, spaces). */
 export function formatShellArgs(units: readonly string[]): string {
-  return units.map((u) => (/^[\w./:@%+=,-]+$/.test(u) ? u : `'${u.replace(/'/g, `'\\''`)}'`)).join(" ");
+  return shellCommand(units);
 }
 
 /** A readable text block of a plan (the CLI's `--format text` and the Dagger log). */
