@@ -216,12 +216,12 @@ export class Pipeline {
     @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
     /** Number of shards the suite is split into (every CI node must pass the same number). */
     shards = 8,
-    /** Run only this shard (0-based) of --shards; -1 runs every shard here, in parallel. */
-    shardIndex = -1,
+    /** Run only this shard (0-based) of --shards, for CI parallelism across machines; default: every shard here, in parallel. */
+    shardIndex?: number,
     /** Previous timings: timings.json from an earlier run, a JUnit XML, a knapsack report or a parallel_tests log. Default: the app's committed test.timingsFile, else file sizes. */
     timings?: File,
   ): Promise<TestReport> {
-    return runTests(source, { shards, shardIndex, timings }, this.credentials());
+    return runTests(source, { shards, shardIndex: shardIndex ?? -1, timings }, this.credentials());
   }
 
   /**
