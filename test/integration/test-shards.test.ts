@@ -4,95 +4,33 @@
  * against the example app with a real postgres and redis per shard. Then the run's measured
  * timings feed a second plan, as the next CI run would.
  */
-import { spawn } from "node:child_process";
-import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readSpecFiles } from "../../modules/pipeline/src/cli/shards.js";
-import { parseConfig } from "../../modules/pipeline/src/lib/config.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import { parseJUnit } from "../../modules/pipeline/src/lib/junit.js";
-import { formatShardScript } from "../../modules/pipeline/src/lib/shard-script.js";
 import { parseShardUnit } from "../../modules/pipeline/src/lib/shards.js";
-import { planTestRun, summariseTestRun, type ShardOutcome, type TestRunPlan, type TestRunResult } from "../../modules/pipeline/src/lib/test-run.js";
+import { planTestRun, summariseTestRun, type TestRunPlan, type TestRunResult } from "../../modules/pipeline/src/lib/test-run.js";
 import { REPO_ROOT } from "../support/introspect.js";
-import { startPostgres, startRedis, type RunningService } from "../support/services.js";
+import { readExampleInputs, runShard, shardOf } from "../support/shard-runner.js";
 
-const APP = path.join(REPO_ROOT, "test/fixtures/rails-api");
 const SHARDS = 4;
-const config = parseConfig(undefined);
-const services: RunningService[] = [];
-
-interface ShardRun {
-  index: number;
-  shardCount: number;
-  units: string[];
-  catchAll?: Array<{ file: string; knownIds: string[] }>;
-}
-
-const shardOf = (plan: TestRunPlan, index: number): ShardRun => ({
-  index,
-  shardCount: plan.shardPlan.shards.length,
-  units: plan.shardPlan.shards[index]!.units,
-  catchAll: plan.catchAll[index],
-});
-
-async function runShard({ index, shardCount, units, catchAll }: ShardRun, outRoot: string): Promise<ShardOutcome> {
-  const [pg, redis] = await Promise.all([startPostgres({ database: `blinker_test_${index}` }), startRedis()]);
-  services.push(pg, redis);
-  const outDir = path.join(outRoot, `shard-${index}`);
-  const script = path.join(outRoot, `shard-${index}.sh`);
-  await writeFile(
-    script,
-    formatShardScript({
-      shardIndex: index,
-      shardCount,
-      units,
-      catchAll,
-      setupCommands: config.test.setupCommands,
-      outDir,
-      postgres: { host: "127.0.0.1", port: pg.port },
-      redis: { host: "127.0.0.1", port: redis.port },
-    }),
-  );
-  const env = { ...process.env, RAILS_ENV: "test", DATABASE_URL: pg.url, REDIS_URL: redis.url, TEST_SHARD: `shard-${index}-of-${shardCount}` };
-  const child = spawn("bash", [script], { cwd: APP, env });
-  let output = "";
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
-  const exitCode: number = await new Promise((resolve) => child.on("close", (code) => resolve(code ?? -1)));
-  const read = (f: string) => readFile(path.join(outDir, f), "utf8").catch(() => undefined);
-  const [junit, rspecJson, seconds] = await Promise.all([read("junit.xml"), read("rspec.json"), read("seconds")]);
-  if (exitCode !== 0) console.error(`shard ${index} output:\n${output}`);
-  return { index, exitCode, output, junit: junit ?? "", rspecJson, seconds: seconds === undefined ? undefined : Number(seconds) };
-}
 
 let first: { plan: TestRunPlan; result: TestRunResult; specFiles: string[] };
 
 beforeAll(async () => {
-  const specFiles = readSpecFiles(APP);
-  const timingsText = await readFile(path.join(APP, config.test.timingsFile), "utf8").catch(() => undefined);
-  const sizes = await Promise.all(specFiles.map(async (f) => (await stat(path.join(APP, f))).size));
-  const plan = planTestRun({
-    specFiles,
-    timingsText,
-    timingsSource: config.test.timingsFile,
-    fileSizes: Object.fromEntries(specFiles.map((f, i) => [f, sizes[i]!])),
-    shards: SHARDS,
-    shardIndex: -1,
-  });
+  const inputs = await readExampleInputs();
+  const specFiles = inputs.specFiles;
+  const plan = planTestRun({ ...inputs, shards: SHARDS, shardIndex: -1 });
   const outRoot = await mkdtemp(path.join(os.tmpdir(), "test-shards-"));
   const outcomes = await Promise.all(plan.selected.map((i) => runShard(shardOf(plan, i), outRoot)));
   const result = summariseTestRun(plan, outcomes);
   console.log(result.text);
   first = { plan, result, specFiles };
   // Kept for `npm run bench:shards -- --timings test/.tmp/example-app-timings.json`.
-  await writeFile(path.join(REPO_ROOT, "test/.tmp/example-app-timings.json"), result.timingsJson).catch(() => undefined);
+  await mkdir(path.join(REPO_ROOT, "test/.tmp"), { recursive: true });
+  await writeFile(path.join(REPO_ROOT, "test/.tmp/example-app-timings.json"), result.timingsJson);
 }, 600_000);
-
-afterAll(async () => {
-  await Promise.all(services.map((s) => s.stop()));
-});
 
 describe("sharded rspec run on the example app (real postgres and redis per shard)", () => {
   it("every shard ran cleanly and every example passed", () => {
