@@ -507,6 +507,12 @@ describe("every dagger call in the CI configs exists in the module (introspectio
     expect(problemsOf(calls).join("\n\n")).toBe("");
   });
 
+  it("README.md: every dagger call a user copies from it exists, with secrets only as env:/file:", () => {
+    const calls = extractMarkdownScripts(read("README.md"), "README.md").flatMap(findDaggerCalls);
+    expect(calls.length).toBeGreaterThan(5);
+    expect(problemsOf(calls).join("\n\n")).toBe("");
+  });
+
   it("a renamed flag breaks the configs: with test's --shard-index renamed, every test call fails", () => {
     const renamed: Surface = new Map([...surface].map(([o, fns]) => [o, new Map(fns)]));
     const test = renamed.get("Pipeline")!.get("test")!;
