@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_CONFIG, imageRepository, parseConfig, registryHost } from "../../modules/pipeline/src/lib/config.js";
-import { parseConfigText } from "../../modules/pipeline/src/lib/config-text.js";
+import { parseConfigText, selectConfigFile } from "../../modules/pipeline/src/lib/config-text.js";
 import { ProblemsError, PipelineError } from "../../modules/pipeline/src/lib/errors.js";
 
 function problemsOf(raw: unknown): string[] {
@@ -103,5 +103,35 @@ describe("parseConfig", () => {
     } catch (err) {
       expect((err as PipelineError).code).toBe(code);
     }
+  });
+
+  it("reads pipeline.yaml like pipeline.json", () => {
+    const c = parseConfigText("registry:\n  host: 127.0.0.1:5000\ntest:\n  shards: 4\n", "pipeline.yaml");
+    expect([c.registry.host, c.test.shards, c.registry.repository]).toEqual(["127.0.0.1:5000", 4, "rails-api"]);
+  });
+
+  it("an empty pipeline.yaml means the defaults", () => {
+    expect(parseConfigText("# nothing yet\n", "pipeline.yml").test.shards).toBe(8);
+  });
+
+  it.each([
+    ["broken YAML names line and column", "test:\n  shards: [4\n", "pipeline.yaml:3:1 is not valid YAML"],
+    ["YAML values are validated like JSON", "test:\n  shards: zero\n", "test.shards:"],
+  ])("%s", (_name, text, fragment) => {
+    expect(() => parseConfigText(text, "pipeline.yaml")).toThrow(fragment);
+  });
+});
+
+describe("selectConfigFile", () => {
+  it.each([
+    [[], undefined],
+    [["pipeline.json"], "pipeline.json"],
+    [["pipeline.yml"], "pipeline.yml"],
+  ])("%j -> %s", (existing, chosen) => {
+    expect(selectConfigFile(existing)).toBe(chosen);
+  });
+
+  it("refuses two config files at once", () => {
+    expect(() => selectConfigFile(["pipeline.json", "pipeline.yaml"])).toThrow("the repository has pipeline.json and pipeline.yaml: only one pipeline config is read");
   });
 });

@@ -324,7 +324,7 @@ describe("runDeploy: dry run and bad input", () => {
   /** A source directory without pipeline.json whose other files read as one line. */
   async function sourceRecorder(): Promise<Recorder> {
     return installRecorder((field, query) => {
-      if (field === "exists") return !query.includes("pipeline.json");
+      if (field === "exists") return !/pipeline\.(json|ya?ml)/.test(query);
       if (field === "contents") return query.includes('.env"') ? "RAILS_ENV=production\n" : "source line\n";
       return undefined;
     });

@@ -2,17 +2,16 @@
  * Reading an application repository (a Dagger `Directory`) into the plain data the pure planners take.
  */
 import type { Directory } from "@dagger.io/dagger";
-import { parseConfigText } from "./lib/config-text.js";
+import { CONFIG_FILES, parseConfigText, selectConfigFile } from "./lib/config-text.js";
 import type { PipelineConfig } from "./lib/config.js";
 import type { DependencyFiles } from "./lib/checksum.js";
 import { missingSourceFile } from "./lib/errors.js";
 
-export const CONFIG_FILE = "pipeline.json";
-
-/** Read and validate `pipeline.json` if the repository has one; the seed defaults otherwise. */
+/** Read and validate `pipeline.json` (or `.yaml`) if the repository has one; the seed defaults otherwise. */
 export async function readConfig(source: Directory): Promise<PipelineConfig> {
-  const text = (await source.exists(CONFIG_FILE)) ? await source.file(CONFIG_FILE).contents() : undefined;
-  return parseConfigText(text, CONFIG_FILE);
+  const exists = await Promise.all(CONFIG_FILES.map((name) => source.exists(name)));
+  const name = selectConfigFile(CONFIG_FILES.filter((_, i) => exists[i]));
+  return parseConfigText(name ? await source.file(name).contents() : undefined, name ?? CONFIG_FILES[0]);
 }
 
 /** Read a file the pipeline cannot work without, with an error naming it and the fix. */

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { parseConfigText } from "../lib/config-text.js";
+import { CONFIG_FILES, parseConfigText, selectConfigFile } from "../lib/config-text.js";
 import { ENVIRONMENT_NAMES } from "../lib/config.js";
 import { checkEnvFiles, envFilePath } from "../lib/env-check.js";
 import { missingSourceFile, PipelineError } from "../lib/errors.js";
@@ -33,8 +33,9 @@ await runCli((io) => {
   if (!existsSync(flags.source)) {
     throw new PipelineError("ARGUMENT_INVALID", `--source ${flags.source} does not exist`, { hint: "pass the path of the application repository" });
   }
-  const configPath = path.join(flags.source, "pipeline.json");
-  const config = parseConfigText(existsSync(configPath) ? readFileSync(configPath, "utf8") : undefined, configPath);
+  const configName = selectConfigFile(CONFIG_FILES.filter((name) => existsSync(path.join(flags.source, name))));
+  const configPath = path.join(flags.source, configName ?? CONFIG_FILES[0]);
+  const config = parseConfigText(configName ? readFileSync(configPath, "utf8") : undefined, configPath);
   // check-env first, as deploy does: a plaintext prod secret stops the run here.
   const envFiles = ENVIRONMENT_NAMES.map((environment) => {
     const file = path.join(flags.source, envFilePath(environment));
