@@ -128,3 +128,20 @@ export async function installRecorder(answer: LeafAnswer = () => undefined): Pro
 export function countOf(text: string, fragment: string): number {
   return text.split(fragment).length - 1;
 }
+
+/** The last `path:` argument of a query (`exists(path: ...)`, `file(path: ...)`), or "". */
+export function lastPath(query: string): string {
+  return [...query.matchAll(/(?:exists|file)\s*\(\s*path:\s*"([^"]+)"/g)].map((m) => m[1]!).at(-1) ?? "";
+}
+
+/**
+ * Answers for a source directory made of `files` (path -> text): `exists` and `contents`, by the
+ * last path in the query; anything else is left to the caller (undefined).
+ */
+export function answerFromFiles(files: () => Record<string, string>): LeafAnswer {
+  return (field, query) => {
+    if (field === "exists") return lastPath(query) in files();
+    if (field === "contents") return files()[lastPath(query)] ?? "";
+    return undefined;
+  };
+}

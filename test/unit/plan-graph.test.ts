@@ -6,7 +6,7 @@ import { dag } from "@dagger.io/dagger";
 import { describe, expect, it } from "vitest";
 import type { PipelinePlan } from "../../modules/pipeline/src/lib/plan.js";
 import { runPlan } from "../../modules/pipeline/src/plan.js";
-import { installRecorder } from "../support/dagger-recorder.js";
+import { answerFromFiles, installRecorder } from "../support/dagger-recorder.js";
 
 const SHA = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
 const FILES: Record<string, string> = {
@@ -18,12 +18,7 @@ const FILES: Record<string, string> = {
 };
 
 async function plan(files: Record<string, string>, checkRegistry: boolean, status = 200): Promise<{ out: string; requests: string[] }> {
-  await installRecorder((field, query) => {
-    const path = [...query.matchAll(/(?:exists|file)\s*\(\s*path:\s*"([^"]+)"/g)].map((m) => m[1]).at(-1) ?? "";
-    if (field === "exists") return path in files;
-    if (field === "contents") return files[path];
-    return undefined;
-  });
+  await installRecorder(answerFromFiles(() => files));
   const requests: string[] = [];
   const fetch = async (url: string, init?: RequestInit) => {
     requests.push(`${init?.method ?? "GET"} ${url}`);

@@ -28,7 +28,7 @@ import {
   type KmsTarget,
   type SecretsDeps,
 } from "../../modules/pipeline/src/secrets.js";
-import { countOf, installRecorder, type Recorder } from "../support/dagger-recorder.js";
+import { answerFromFiles, countOf, installRecorder, type Recorder } from "../support/dagger-recorder.js";
 import { introspectModule, REPO_ROOT } from "../support/introspect.js";
 
 const FIXTURE = path.join(REPO_ROOT, "test/fixtures/rails-api");
@@ -47,9 +47,9 @@ let recorder: Recorder;
 let files: Record<string, string> = {};
 
 beforeAll(async () => {
+  const fromFiles = answerFromFiles(() => files);
   recorder = await installRecorder((leaf, query) => {
-    if (leaf === "exists") return (/exists \(path: "([^"]+)"/.exec(query)?.[1] ?? "") in files;
-    if (leaf === "contents") return files[/file \(path: "([^"]+)"\) \{ contents/.exec(query)?.[1] ?? ""] ?? "";
+    if (leaf === "exists" || leaf === "contents") return fromFiles(leaf, query);
     if (leaf === "plaintext" && query.includes("env://MY_SECRET")) return MY_SECRET;
     if (leaf === "plaintext" && query.includes("env://AWS_ACCESS_KEY_ID")) return ACCESS_KEY_ID;
     if (leaf === "plaintext" && query.includes("env://AWS_SECRET_ACCESS_KEY")) return SECRET_ACCESS_KEY;

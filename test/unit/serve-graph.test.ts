@@ -19,7 +19,7 @@ import {
   serveApp,
   type ServeDeps,
 } from "../../modules/pipeline/src/serve.js";
-import { countOf, installRecorder, type Recorder } from "../support/dagger-recorder.js";
+import { answerFromFiles, countOf, installRecorder, type Recorder } from "../support/dagger-recorder.js";
 import { REPO_ROOT } from "../support/introspect.js";
 
 const FIXTURE = path.join(REPO_ROOT, "test/fixtures/rails-api");
@@ -30,9 +30,9 @@ let recorder: Recorder;
 let files: Record<string, string> = {};
 
 beforeAll(async () => {
+  const fromFiles = answerFromFiles(() => files);
   recorder = await installRecorder((leaf, query) => {
-    if (leaf === "exists") return (/exists \(path: "([^"]+)"/.exec(query)?.[1] ?? "") in files;
-    if (leaf === "contents") return files[/file \(path: "([^"]+)"\) \{ contents/.exec(query)?.[1] ?? ""] ?? "";
+    if (leaf === "exists" || leaf === "contents") return fromFiles(leaf, query);
     if (leaf === "plaintext" && query.includes("env://GITHUB_TOKEN")) return GITHUB_TOKEN;
     return undefined;
   });

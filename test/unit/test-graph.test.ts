@@ -4,7 +4,7 @@
 import { dag } from "@dagger.io/dagger";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runTests } from "../../modules/pipeline/src/test-suite.js";
-import { countOf, installRecorder, type Recorder } from "../support/dagger-recorder.js";
+import { countOf, installRecorder, lastPath, type Recorder } from "../support/dagger-recorder.js";
 
 const SPECS = Array.from({ length: 20 }, (_, i) => `spec/models/m${String(i).padStart(2, "0")}_spec.rb`);
 const TIMINGS = JSON.stringify(Object.fromEntries(SPECS.map((s, i) => [s, i + 1])));
@@ -15,9 +15,7 @@ const junitFor = (failures: number) =>
 
 function answers(opts: { failShard?: number; hasTimings?: boolean }) {
   return (field: string, query: string): unknown => {
-    const path = /(?:exists|file)\s*\(\s*path:\s*"([^"]+)"/g;
-    const paths = [...query.matchAll(path)].map((m) => m[1]);
-    const last = paths.at(-1) ?? "";
+    const last = lastPath(query);
     switch (field) {
       case "exists":
         return ["Gemfile", "Gemfile.lock", "Dockerfile.base"].includes(last) || (last === "spec/timings.json" && opts.hasTimings !== false);
