@@ -136,12 +136,17 @@ export function lastPath(query: string): string {
 
 /**
  * Answers for a source directory made of `files` (path -> text): `exists` and `contents`, by the
- * last path in the query; anything else is left to the caller (undefined).
+ * last path in the query; and `plaintext` of `env:NAME` secrets from `env` (what `--flag env:NAME`
+ * would read). Anything else is left to the caller (undefined).
  */
-export function answerFromFiles(files: () => Record<string, string>): LeafAnswer {
+export function answerFromFiles(files: () => Record<string, string>, env: Record<string, string> = {}): LeafAnswer {
   return (field, query) => {
     if (field === "exists") return lastPath(query) in files();
     if (field === "contents") return files()[lastPath(query)] ?? "";
+    if (field === "plaintext") {
+      const name = Object.keys(env).find((n) => query.includes(`env://${n}"`));
+      return name === undefined ? undefined : env[name];
+    }
     return undefined;
   };
 }

@@ -47,14 +47,9 @@ let recorder: Recorder;
 let files: Record<string, string> = {};
 
 beforeAll(async () => {
-  const fromFiles = answerFromFiles(() => files);
-  recorder = await installRecorder((leaf, query) => {
-    if (leaf === "exists" || leaf === "contents") return fromFiles(leaf, query);
-    if (leaf === "plaintext" && query.includes("env://MY_SECRET")) return MY_SECRET;
-    if (leaf === "plaintext" && query.includes("env://AWS_ACCESS_KEY_ID")) return ACCESS_KEY_ID;
-    if (leaf === "plaintext" && query.includes("env://AWS_SECRET_ACCESS_KEY")) return SECRET_ACCESS_KEY;
-    return undefined;
-  });
+  recorder = await installRecorder(
+    answerFromFiles(() => files, { MY_SECRET, AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY }),
+  );
 });
 
 beforeEach(() => {

@@ -30,12 +30,7 @@ let recorder: Recorder;
 let files: Record<string, string> = {};
 
 beforeAll(async () => {
-  const fromFiles = answerFromFiles(() => files);
-  recorder = await installRecorder((leaf, query) => {
-    if (leaf === "exists" || leaf === "contents") return fromFiles(leaf, query);
-    if (leaf === "plaintext" && query.includes("env://GITHUB_TOKEN")) return GITHUB_TOKEN;
-    return undefined;
-  });
+  recorder = await installRecorder(answerFromFiles(() => files, { GITHUB_TOKEN }));
 });
 
 beforeEach(() => {
