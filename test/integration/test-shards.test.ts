@@ -59,26 +59,12 @@ describe("sharded rspec run on the example app (real postgres and redis per shar
   it("the next run's timings are per example and re-plan closer to the lower bound", () => {
     const timings = JSON.parse(first.result.timingsJson) as Record<string, number>;
     expect(Object.keys(timings).some((k) => /\[\d+(:\d+)*\]$/.test(k))).toBe(true);
-    const replanned = planTestRun({
-      specFiles: first.specFiles,
-      timingsText: first.result.timingsJson,
-      timingsSource: "timings.json",
-      fileSizes: {},
-      shards: 8,
-      shardIndex: -1,
-    });
+    const measured = { specFiles: first.specFiles, timingsText: first.result.timingsJson, timingsSource: "timings.json", fileSizes: {}, shards: 8, shardIndex: -1 };
+    const replanned = planTestRun(measured);
     // One file is longer than total/8: with example ids it is split and the plan lands near total/8.
     expect(replanned.shardPlan.splitFiles.length).toBeGreaterThan(0);
     expect(replanned.shardPlan.ratio).toBeLessThan(1.1);
-    const whole = planTestRun({
-      specFiles: first.specFiles,
-      timingsText: first.result.timingsJson,
-      timingsSource: "timings.json",
-      fileSizes: {},
-      shards: 8,
-      shardIndex: -1,
-      splitExamples: false,
-    });
+    const whole = planTestRun({ ...measured, splitExamples: false });
     expect(replanned.shardPlan.makespanSeconds).toBeLessThan(whole.shardPlan.makespanSeconds);
   });
 
