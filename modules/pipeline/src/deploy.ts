@@ -26,7 +26,7 @@ import { DaggerWorkspace, daggerGitAuth, DEFAULT_GIT_IMAGE } from "./infra-dagge
 import { gitAuthConfig, redactUrl, type GitAuth } from "./infra/git-auth.js";
 import { applyInfraWriteBack, type WriteBackOptions, type WriteBackReport } from "./infra/write-back.js";
 import type { Workspace } from "./infra/workspace.js";
-import { publishAppImage, publishBaseImage, readAwsInputs } from "./images.js";
+import { buildAppImage, publishBuiltAppImage, readAwsInputs, type AppImageBuild } from "./images.js";
 import type { AwsCredentials } from "./lib/aws-credentials.js";
 import type { EnvironmentConfig, PipelineConfig } from "./lib/config.js";
 import { errorMessage, PipelineError, ProblemsError, type ErrorCode, type Problem } from "./lib/errors.js";
@@ -410,11 +410,15 @@ export async function runDeploy(source: Directory, flags: DeployFlags, credentia
     });
   }
   const imageOptions = { branch: flags.branch, tag: flags.tag, sha: flags.sha, env: flags.env };
+  // One app-image build ensures the base image once (one registry lookup, one ECR token); the
+  // report still shows the base-image and app-image steps apart.
+  let appBuild: Promise<AppImageBuild> | undefined;
+  const buildOnce = () => (appBuild ??= buildAppImage(source, imageOptions, credentials));
   const effects: DeployEffects<DaggerWorkspace> = {
     ...daggerInfraEffects(config, credentials, { gitImage: flags.gitImage }),
     checkEnv: () => checkEnvFiles(source, config),
-    baseImage: async () => (await publishBaseImage(source, imageOptions, credentials)).report,
-    appImage: () => publishAppImage(source, imageOptions, credentials),
+    baseImage: async () => (await buildOnce()).base.report,
+    appImage: async () => publishBuiltAppImage(await buildOnce()),
   };
   return formatDeployReport(await executeDeploy(plan, config, effects, { clusterAccess }));
 }

@@ -254,7 +254,11 @@ export async function buildAppImage(source: Directory, options: ImageOptions, cr
 
 /** Build and push the app image; returns `ref@digest`. */
 export async function publishAppImage(source: Directory, options: ImageOptions, credentials: RunCredentials, deps: ImageDeps = {}): Promise<string> {
-  const build = await buildAppImage(source, options, credentials, deps);
+  return publishBuiltAppImage(await buildAppImage(source, options, credentials, deps), deps);
+}
+
+/** Push an app image already built (its base image ensured): for callers that report the two steps apart. */
+export async function publishBuiltAppImage(build: AppImageBuild, deps: Pick<ImageDeps, "log"> = {}): Promise<string> {
   const published = await publishTo(build.container, build.plan.ref, build.registry);
   (deps.log ?? defaultLog)(`pushed ${published}`);
   return published;
