@@ -105,6 +105,13 @@ describe("planPipeline reproduces the seed", () => {
     expect(p.steps).toEqual(["check-env", "lint", "test", "base-image"]);
   });
 
+  it("promises the latest alias only when base-image would push it (dev variant)", () => {
+    const prodLikeDev = parseConfig({ environments: { dev: { devVariant: false } } });
+    const p = planPipeline({ config: prodLikeDev, files, ref: { branch: "da/develop", sha: SHA } });
+    expect(p.images.base.devVariant).toBe(false);
+    expect(p.images.base.latestAlias).toBeNull();
+  });
+
   it("--env dev deploys any branch to dev", () => {
     expect(plan({ branch: "hotfix/x" }, "dev").environment?.name).toBe("dev");
   });

@@ -8,6 +8,7 @@
  */
 import { baseImageTag, dependencyChecksum, type DependencyFiles } from "./checksum.js";
 import { imageRepository, isEcr, registryHost, type PipelineConfig } from "./config.js";
+import { isDevelopBranch } from "./image-build.js";
 import { planInfraChange, type InfraChangePlan } from "./infra-plan.js";
 import { parseGitRef, resolveEnvironment, resolveRef, type DeployTarget, type GitRef } from "./refs.js";
 
@@ -107,7 +108,8 @@ export function planPipeline(input: PlanInput): PipelinePlan {
         checksum,
         devVariant,
         dockerfile: config.images.baseDockerfile,
-        latestAlias: isDevelopBranch(ref, config) ? `${repository}:${config.registry.baseLatestTag}` : null,
+        // The same rule planBaseImageBuild applies: develop branch and dev variant only.
+        latestAlias: devVariant && ref.kind === "branch" && isDevelopBranch(ref.name, config) ? `${repository}:${config.registry.baseLatestTag}` : null,
         exists,
         action: exists === null ? "check-registry-then-build-if-missing" : exists ? "use-existing" : "build-and-push",
       },
@@ -123,9 +125,4 @@ export function planPipeline(input: PlanInput): PipelinePlan {
     infraLive: target ? planInfraChange(target, config) : null,
     steps,
   };
-}
-
-/** The branch whose base image also moves the `latest` alias: the one mapped to dev. */
-function isDevelopBranch(ref: GitRef, config: PipelineConfig): boolean {
-  return ref.kind === "branch" && config.refs.some((r) => r.match === "branch" && r.environment === "dev" && r.name === ref.name);
 }
