@@ -130,7 +130,7 @@ function hintOf(err: unknown, fallback: string): string {
 }
 
 /** Mark `step` failed and throw the report, keeping the cause's code and hint. */
-function fail(report: DeployReport, step: string, err: unknown, fallbackCode: ErrorCode, fallbackHint: string): never {
+export function failStep(report: DeployReport, step: string, err: unknown, fallbackCode: ErrorCode, fallbackHint: string): never {
   const lines = describe(err).split("\n");
   markStep(report, step, "failed", lines);
   throw new DeployFailedError(report, step, codeOf(err, fallbackCode), lines[0]!, { hint: hintOf(err, fallbackHint), cause: err });
@@ -259,7 +259,7 @@ export async function executeDeploy<W extends Workspace>(plan: PipelinePlan, con
   try {
     markStep(report, "check-env", "done", (await effects.checkEnv()).split("\n").filter(Boolean));
   } catch (err) {
-    fail(report, "check-env", err, "ENV_FILE_INVALID", "fix the env files; nothing was pushed or applied");
+    failStep(report, "check-env", err, "ENV_FILE_INVALID", "fix the env files; nothing was pushed or applied");
   }
 
   // Preflight: pure checks, the role, and the units in a read-only clone. Nothing is pushed yet.
@@ -268,14 +268,14 @@ export async function executeDeploy<W extends Workspace>(plan: PipelinePlan, con
     access = planClusterAccess(env.eksClusterArn, { mode: options.clusterAccess, configPath: `environments.${infra.configEnvironment}.eksClusterArn` });
     planTerragruntRuns({ action: "apply", steps: infra.applyOrder, terragrunt: config.terragrunt, root: CHECKOUT_MOUNT });
   } catch (err) {
-    fail(report, "terragrunt-apply", err, "CONFIG_INVALID", "fix pipeline.json; nothing was pushed or applied");
+    failStep(report, "terragrunt-apply", err, "CONFIG_INVALID", "fix pipeline.json; nothing was pushed or applied");
   }
   let assumed: { credentials: AwsCredentials; line: string };
   try {
     log(`preflight: assuming ${env.roleArn}`);
     assumed = await assumeDeployRole(effects, env, plan.environment.name);
   } catch (err) {
-    fail(report, "assume-role", err, "AWS_ASSUME_ROLE_FAILED", "checked before anything was pushed: nothing was pushed or applied");
+    failStep(report, "assume-role", err, "AWS_ASSUME_ROLE_FAILED", "checked before anything was pushed: nothing was pushed or applied");
   }
   let unitLines: string[] = [];
   try {
@@ -284,19 +284,19 @@ export async function executeDeploy<W extends Workspace>(plan: PipelinePlan, con
     await cloneInfraLive(probe, infra, effects.gitAuth);
     if (infra.kind === "environment") unitLines = await checkInfraUnits(probe, infra);
   } catch (err) {
-    fail(report, "infra-live-write-back", err, "GIT_FAILED", "checked before anything was pushed: nothing was pushed or applied");
+    failStep(report, "infra-live-write-back", err, "GIT_FAILED", "checked before anything was pushed: nothing was pushed or applied");
   }
 
   // Images.
   try {
     markStep(report, "base-image", "done", (await effects.baseImage()).split("\n").filter(Boolean));
   } catch (err) {
-    fail(report, "base-image", err, "BUILD_FAILED", "nothing was deployed; fix the build and run deploy again");
+    failStep(report, "base-image", err, "BUILD_FAILED", "nothing was deployed; fix the build and run deploy again");
   }
   try {
     markStep(report, "app-image", "done", [`pushed ${await effects.appImage()}`]);
   } catch (err) {
-    fail(report, "app-image", err, "PUSH_FAILED", "nothing was deployed; fix the build and run deploy again");
+    failStep(report, "app-image", err, "PUSH_FAILED", "nothing was deployed; fix the build and run deploy again");
   }
 
   // Write-back.
@@ -307,7 +307,7 @@ export async function executeDeploy<W extends Workspace>(plan: PipelinePlan, con
     report.infraLive = infraLiveOutcome(wb);
     markStep(report, "infra-live-write-back", "done", [writeBackLine(wb), ...(wb.committed ? [] : unitLines)]);
   } catch (err) {
-    fail(report, "infra-live-write-back", err, "GIT_FAILED", "nothing was applied; run deploy again");
+    failStep(report, "infra-live-write-back", err, "GIT_FAILED", "nothing was applied; run deploy again");
   }
 
   // Assume role (fresh credentials for the apply).
@@ -315,7 +315,7 @@ export async function executeDeploy<W extends Workspace>(plan: PipelinePlan, con
     if (!fresh(assumed.credentials, now())) assumed = await assumeDeployRole(effects, env, plan.environment.name);
     markStep(report, "assume-role", "done", [assumed.line]);
   } catch (err) {
-    fail(report, "assume-role", err, "AWS_ASSUME_ROLE_FAILED", "infrastructure-live is updated but nothing was applied: run deploy again");
+    failStep(report, "assume-role", err, "AWS_ASSUME_ROLE_FAILED", "infrastructure-live is updated but nothing was applied: run deploy again");
   }
 
   // Terragrunt apply.
@@ -325,7 +325,7 @@ export async function executeDeploy<W extends Workspace>(plan: PipelinePlan, con
   try {
     tg = await runTerragrunt(executor, { action: "apply", runs, access, log });
   } catch (err) {
-    fail(report, "terragrunt-apply", err, "TERRAGRUNT_FAILED", "run deploy again; applied units are re-applied without changes");
+    failStep(report, "terragrunt-apply", err, "TERRAGRUNT_FAILED", "run deploy again; applied units are re-applied without changes");
   }
   report.terragrunt = tg;
   const clusterLine = access.mode === "none" ? "cluster access: none" : `cluster access: ${access.cluster.name} (${access.cluster.region}) via aws eks update-kubeconfig`;

@@ -21,13 +21,14 @@ import {
   CLUSTER_ACCESS_HINT,
   daggerInfraEffects,
   DeployFailedError,
+  failStep,
   infraLiveOutcome,
   type InfraEffects,
 } from "./deploy.js";
 import { applyInfraWriteBack } from "./infra/write-back.js";
 import type { Workspace } from "./infra/workspace.js";
 import type { PipelineConfig } from "./lib/config.js";
-import { errorMessage, PipelineError, type ErrorCode } from "./lib/errors.js";
+import { errorMessage, PipelineError } from "./lib/errors.js";
 import { featurePrefix, formatFeatureSweepPlan, parseLiveBranches, planFeatureSweep, type FeatureSweepPlan } from "./lib/feature-sweep.js";
 import { planFeatureTeardown, type FeatureTeardownInfraPlan } from "./lib/infra-plan.js";
 import {
@@ -49,16 +50,6 @@ export const TEARDOWN_STEPS = ["assume-role", "terragrunt-destroy", "infra-live-
 
 export interface TeardownOptions {
   clusterAccess?: ClusterAccessMode;
-}
-
-function failStep(report: DeployReport, step: string, err: unknown, fallback: ErrorCode, hint: string): never {
-  const text = err instanceof PipelineError ? err.message.replace(/^\[\w+\] /, "").replace(/\n\s+fix: [\s\S]*$/, "") : errorMessage(err);
-  const lines = text.split("\n");
-  markStep(report, step, "failed", lines);
-  throw new DeployFailedError(report, step, err instanceof PipelineError ? err.code : fallback, lines[0]!, {
-    hint: err instanceof PipelineError && err.hint ? err.hint : hint,
-    cause: err,
-  });
 }
 
 /** Tear one feature environment down. Returns the report; throws DeployFailedError on failure. */
