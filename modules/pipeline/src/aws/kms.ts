@@ -10,6 +10,7 @@
 import { DecryptCommand, EncryptCommand, type KMSClient } from "@aws-sdk/client-kms";
 import { PipelineError, ProblemsError, type Problem } from "../lib/errors.js";
 import {
+  byLine,
   collectTokens,
   decodeKmsToken,
   envLocation,
@@ -152,7 +153,7 @@ export async function decryptEnvFile(file: EnvFile, kms: KmsPort, options: Decry
       const why = describeDecryptFailure(f.err, f.attempts, options);
       for (const entry of f.users) problems.push({ path: envLocation(file, entry), message: `${entry.key}: ${why.message}`, hint: why.hint });
     }
-    problems.sort((a, b) => lineOf(a.path) - lineOf(b.path));
+    problems.sort(byLine);
     const error = new ProblemsError("KMS_DECRYPT_FAILED", `${file.path}: ${problems.length} value${problems.length === 1 ? "" : "s"} could not be decrypted`, problems);
     Object.defineProperty(error, "cause", { value: failures[0]!.err, enumerable: false });
     throw error;
@@ -296,6 +297,3 @@ function decodeUtf8(bytes: Uint8Array): string {
   }
 }
 
-function lineOf(location: string): number {
-  return Number(location.slice(location.lastIndexOf(":") + 1)) || 0;
-}

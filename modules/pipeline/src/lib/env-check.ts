@@ -21,7 +21,7 @@
  * Multi-word patterns (`API_KEY`) match as consecutive words.
  */
 import { ProblemsError, type Problem } from "./errors.js";
-import { envLocation, scanEnvFile, tokenProblems, validateCiphertext, type EnvFile } from "./env-file.js";
+import { byLine, envLocation, scanEnvFile, tokenProblems, validateCiphertext, type EnvFile } from "./env-file.js";
 
 /** Environments whose env files must not hold plaintext secrets. */
 export const ENCRYPTED_ENVIRONMENTS: readonly string[] = ["stage", "prod"];
@@ -127,14 +127,14 @@ export function checkEnvFile(file: EnvFile, options: EnvCheckOptions): EnvCheckP
         `and replace the value with the kmscrypt:: token it prints; or, if it is not a secret, add ${entry.key} to secrets.plaintextAllowList`,
     });
   }
-  return problems.sort((a, b) => lineNumber(a.path) - lineNumber(b.path));
+  return problems.sort(byLine);
 }
 
 /** Scan the text and check it: syntax problems, invalid tokens and plaintext secrets together. */
 export function checkEnvText(text: string, path: string, options: EnvCheckOptions): EnvCheckProblem[] {
   const { file, problems } = scanEnvFile(text, path);
   const syntax = problems.map((p) => ({ ...p, code: "ENV_FILE_INVALID" as const }));
-  return [...syntax, ...checkEnvFile(file, options)].sort((a, b) => lineNumber(a.path) - lineNumber(b.path));
+  return [...syntax, ...checkEnvFile(file, options)].sort(byLine);
 }
 
 /**
@@ -147,10 +147,6 @@ export function assertEnvCheckPassed(problems: readonly EnvCheckProblem[], path:
   throw new ProblemsError(code, `${path} failed check-env`, problems.map(({ path: p, message, hint }) => ({ path: p, message, hint })));
 }
 
-function lineNumber(location: string): number {
-  const n = Number(location.slice(location.lastIndexOf(":") + 1));
-  return Number.isFinite(n) ? n : 0;
-}
 
 /** One environment's env file as read by the caller: `text` undefined when the file is absent. */
 export interface EnvFileInput {

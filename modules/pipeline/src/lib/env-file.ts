@@ -237,7 +237,8 @@ export function formatEnvFile(file: EnvFile): string {
   return file.entries.map((e) => `${e.key}=${e.value}\n`).join("");
 }
 
-function byLine(a: Problem, b: Problem): number {
+/** Order problems located at `file:line` by their line (the one comparator env files and KMS share). */
+export function byLine(a: Pick<Problem, "path">, b: Pick<Problem, "path">): number {
   return lineOf(a.path) - lineOf(b.path);
 }
 
