@@ -29,7 +29,7 @@ import type { Workspace } from "./infra/workspace.js";
 import { buildAppImage, publishBuiltAppImage, readAwsInputs, type AppImageBuild } from "./images.js";
 import type { AwsCredentials } from "./lib/aws-credentials.js";
 import type { EnvironmentConfig, PipelineConfig } from "./lib/config.js";
-import { errorMessage, PipelineError, ProblemsError, type ErrorCode, type Problem } from "./lib/errors.js";
+import { errorDetail, PipelineError, ProblemsError, type ErrorCode, type Problem } from "./lib/errors.js";
 import { setHclAttribute } from "./lib/hcl.js";
 import type { EnvironmentInfraPlan, FeatureDeployInfraPlan, InfraChangePlan } from "./lib/infra-plan.js";
 import { planPipeline, type PipelinePlan } from "./lib/plan.js";
@@ -115,12 +115,6 @@ export class DeployFailedError extends PipelineError {
   }
 }
 
-/** A PipelineError's text without its `[CODE]` prefix and `fix:` line. */
-function describe(err: unknown): string {
-  const text = err instanceof PipelineError ? err.message.replace(/^\[\w+\] /, "").replace(/\n\s+fix: [\s\S]*$/, "") : errorMessage(err);
-  return text;
-}
-
 function codeOf(err: unknown, fallback: ErrorCode): ErrorCode {
   return err instanceof PipelineError ? err.code : fallback;
 }
@@ -131,7 +125,7 @@ function hintOf(err: unknown, fallback: string): string {
 
 /** Mark `step` failed and throw the report, keeping the cause's code and hint. */
 export function failStep(report: DeployReport, step: string, err: unknown, fallbackCode: ErrorCode, fallbackHint: string): never {
-  const lines = describe(err).split("\n");
+  const lines = errorDetail(err).split("\n");
   markStep(report, step, "failed", lines);
   throw new DeployFailedError(report, step, codeOf(err, fallbackCode), lines[0]!, { hint: hintOf(err, fallbackHint), cause: err });
 }
@@ -172,7 +166,7 @@ export async function checkInfraUnits(ws: Workspace, plan: EnvironmentInfraPlan)
       const r = setHclAttribute(text, { name: e.attribute, value: e.value, file: e.file });
       lines.push(`${e.file}:${r.line} ${e.attribute} = ${r.previous}${r.changed ? ` -> ${e.value}` : " (already set)"}`);
     } catch (err) {
-      problems.push({ path: e.file, message: `unit ${e.unit}: ${describe(err).split("\n")[0]}`, hint: hintOf(err, "fix the file in infrastructure-live") });
+      problems.push({ path: e.file, message: `unit ${e.unit}: ${errorDetail(err).split("\n")[0]}`, hint: hintOf(err, "fix the file in infrastructure-live") });
     }
   }
   if (problems.length > 0) {

@@ -83,6 +83,11 @@ export function formatProblems(problems: Problem[]): string {
     .join("\n");
 }
 
+/** What went wrong, without the `[CODE] ` prefix and the `fix:` line (to quote inside another report). */
+export function errorDetail(err: unknown): string {
+  return err instanceof PipelineError ? err.message.replace(/^\[\w+\] /, "").replace(/\n\s+fix: [\s\S]*$/, "") : errorMessage(err);
+}
+
 /** Narrow an unknown thrown value to a message without losing PipelineError text. */
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -8,7 +8,7 @@
  * depend on the feature's `dependency` units (postgres, redis), so terragrunt orders and wires them.
  */
 import { imageRepository, type FeatureUnitConfig, type PipelineConfig } from "./config.js";
-import { PipelineError, ProblemsError, type Problem } from "./errors.js";
+import { errorDetail, PipelineError, ProblemsError, type Problem } from "./errors.js";
 import { assertHclExpression, formatHclString } from "./hcl.js";
 import { parseFeatureName } from "./refs.js";
 
@@ -131,15 +131,11 @@ export function checkFeatureUnits(config: PipelineConfig): void {
       try {
         assertHclExpression(value, `${path} value`);
       } catch (err) {
-        problems.push({ path, message: err instanceof PipelineError ? firstLine(err.message) : String(err), hint: `quote strings inside the JSON string, e.g. "\\"worker\\""` });
+        problems.push({ path, message: err instanceof PipelineError ? errorDetail(err).split("\n")[0]! : String(err), hint: `quote strings inside the JSON string, e.g. "\\"worker\\""` });
       }
     }
   });
   if (problems.length > 0) throw new ProblemsError("CONFIG_INVALID", "feature unit inputs are invalid", problems);
-}
-
-function firstLine(message: string): string {
-  return message.replace(/^\[\w+\] /, "").split("\n")[0]!;
 }
 
 /** The terragrunt.hcl of one feature unit; `terraform fmt` style (aligned `=` inside inputs). */
