@@ -12,7 +12,7 @@
 import { mkdtemp } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { parseFlags } from "../../modules/pipeline/src/cli/args.js";
+import { parseFlags } from "../../modules/pipeline/cli/args.js";
 import { planChunks } from "../../modules/pipeline/src/lib/shards.js";
 import { planTestRun, summariseTestRun, type TestRunPlan } from "../../modules/pipeline/src/lib/test-run.js";
 import { readExampleInputs, runShard, shardOf } from "../support/shard-runner.js";

@@ -14,7 +14,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseFlags } from "../../modules/pipeline/src/cli/args.js";
+import { parseFlags } from "../../modules/pipeline/cli/args.js";
 import { parseConfig } from "../../modules/pipeline/src/lib/config.js";
 import { ensureBaseImage, planBaseImageBuild, resolveBaseImageSelection } from "../../modules/pipeline/src/lib/image-build.js";
 import { OciRegistry } from "../../modules/pipeline/src/registry/oci.js";

@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { readSpecFiles } from "../../modules/pipeline/src/cli/shards.js";
+import { readSpecFiles } from "../../modules/pipeline/cli/shards.js";
 import { parseConfig } from "../../modules/pipeline/src/lib/config.js";
 import { formatShardScript } from "../../modules/pipeline/src/lib/shard-script.js";
 import type { ShardOutcome, TestRunInput, TestRunPlan } from "../../modules/pipeline/src/lib/test-run.js";

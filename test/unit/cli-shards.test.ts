@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatUsage, parseFlags, runCli, type CliIo } from "../../modules/pipeline/src/cli/args.js";
-import { readSpecFiles, runShardsCli } from "../../modules/pipeline/src/cli/shards.js";
+import { formatUsage, parseFlags, runCli, type CliIo } from "../../modules/pipeline/cli/args.js";
+import { readSpecFiles, runShardsCli } from "../../modules/pipeline/cli/shards.js";
 import { PipelineError } from "../../modules/pipeline/src/lib/errors.js";
 import { REPO_ROOT } from "../support/introspect.js";
 
@@ -22,7 +22,7 @@ interface Run {
 /** Run the real CLI as a subprocess, the way `npm run --silent shards -- ...` does. */
 async function cli(...args: string[]): Promise<Run> {
   try {
-    const { stdout, stderr } = await promisify(execFile)("npx", ["tsx", "modules/pipeline/src/cli/shards.ts", ...args], { cwd: REPO_ROOT, timeout: 60_000 });
+    const { stdout, stderr } = await promisify(execFile)("npx", ["tsx", "modules/pipeline/cli/shards.ts", ...args], { cwd: REPO_ROOT, timeout: 60_000 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };

@@ -138,7 +138,7 @@ describe("planPipeline reproduces the seed", () => {
 
 describe("npm run plan (no Dagger)", () => {
   const run = (args: string[]) =>
-    promisify(execFile)("npx", ["tsx", "modules/pipeline/src/cli/plan.ts", ...args], { cwd: REPO_ROOT }).then(
+    promisify(execFile)("npx", ["tsx", "modules/pipeline/cli/plan.ts", ...args], { cwd: REPO_ROOT }).then(
       (r) => ({ code: 0, ...r }),
       (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
     );

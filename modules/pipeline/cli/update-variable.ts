@@ -9,8 +9,8 @@
  * value, 1 when the file is missing, does not tokenize, or lacks the attribute.
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { PipelineError } from "../lib/errors.js";
-import { setHclAttribute } from "../lib/hcl.js";
+import { PipelineError } from "../src/lib/errors.js";
+import { setHclAttribute } from "../src/lib/hcl.js";
 import { parseFlags, runCli, type CliIo } from "./args.js";
 
 const COMMAND = "npm run update-variable --";

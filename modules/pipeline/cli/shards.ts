@@ -14,9 +14,9 @@
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
-import { PipelineError } from "../lib/errors.js";
-import { formatShardPlan, formatShellArgs, planShards, validateShardOptions, type ShardPlan } from "../lib/shards.js";
-import { parseTimings, parseTimingsOrWarn, resolveTimings, type Timings } from "../lib/timings.js";
+import { PipelineError } from "../src/lib/errors.js";
+import { formatShardPlan, formatShellArgs, planShards, validateShardOptions, type ShardPlan } from "../src/lib/shards.js";
+import { parseTimings, parseTimingsOrWarn, resolveTimings, type Timings } from "../src/lib/timings.js";
 import { parseFlags, runCli, type CliIo } from "./args.js";
 
 export const SHARDS_FLAGS = {

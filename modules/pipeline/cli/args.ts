@@ -9,7 +9,7 @@
  * Built on `parseArgs` from `node:util`; values are validated here so messages stay ours.
  */
 import { parseArgs } from "node:util";
-import { PipelineError, errorMessage } from "../lib/errors.js";
+import { PipelineError, errorMessage } from "../src/lib/errors.js";
 
 /** How one flag is read. `integer` and `number` are parsed from the string value and checked. */
 export type FlagSpec =

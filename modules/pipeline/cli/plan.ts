@@ -5,12 +5,12 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { CONFIG_FILES, parseConfigText, selectConfigFile } from "../lib/config-text.js";
-import { ENVIRONMENT_NAMES } from "../lib/config.js";
-import { checkEnvFiles, envFilePath } from "../lib/env-check.js";
-import { missingSourceFile, PipelineError } from "../lib/errors.js";
-import { formatPlan, parsePlanFormat } from "../lib/plan-format.js";
-import { planPipeline } from "../lib/plan.js";
+import { CONFIG_FILES, parseConfigText, selectConfigFile } from "../src/lib/config-text.js";
+import { ENVIRONMENT_NAMES } from "../src/lib/config.js";
+import { checkEnvFiles, envFilePath } from "../src/lib/env-check.js";
+import { missingSourceFile, PipelineError } from "../src/lib/errors.js";
+import { formatPlan, parsePlanFormat } from "../src/lib/plan-format.js";
+import { planPipeline } from "../src/lib/plan.js";
 import { parseFlags, runCli } from "./args.js";
 
 const FLAGS = {
