@@ -83,11 +83,24 @@ function nest(names: string[], leaf: unknown): unknown {
   return names.reduceRight<unknown>((acc, name) => ({ [name]: acc }), leaf);
 }
 
-/** Install the recorder as the global `dag` connection. Answers leaves with `answer` or defaults. */
-export async function installRecorder(answer: LeafAnswer = () => undefined): Promise<Recorder> {
+/** What the SDK needs of a GraphQL client: `request(query)` resolving to the `data` object. */
+export interface GQLClientLike {
+  request(query: unknown): Promise<unknown>;
+}
+
+/**
+ * Make `client` the global `dag` connection (`globalConnection` in the SDK's
+ * `dist/src/common/graphql/connection.js`, which the package's `exports` hide).
+ */
+export async function setGlobalGQLClient(client: GQLClientLike): Promise<void> {
   const sdkEntry = new URL(import.meta.resolve("@dagger.io/dagger")).pathname;
   const connectionFile = path.resolve(sdkEntry, "../common/graphql/connection.js");
   const { globalConnection } = await import(pathToFileURL(connectionFile).href);
+  globalConnection.setGQLClient(client);
+}
+
+/** Install the recorder as the global `dag` connection. Answers leaves with `answer` or defaults. */
+export async function installRecorder(answer: LeafAnswer = () => undefined): Promise<Recorder> {
   const queries: string[] = [];
   const producers = new Map<string, string>();
 
@@ -108,7 +121,7 @@ export async function installRecorder(answer: LeafAnswer = () => undefined): Pro
       return nest(names, value);
     },
   };
-  globalConnection.setGQLClient(client);
+  await setGlobalGQLClient(client);
 
   const expand = (text: string, depth = 0): string =>
     depth > 50 ? text : text.replace(/fake-id-\d+/g, (id) => (producers.has(id) ? `<<${expand(producers.get(id)!, depth + 1)}>>` : id));
