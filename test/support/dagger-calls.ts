@@ -14,7 +14,9 @@
  * - `checkDaggerCall` walks the call's chain: functions and fields of the module's objects come from
  *   the introspection; Dagger core types (Directory, File, Container, Service, Secret) from a small
  *   explicit allow-list. It reports unknown functions and flags, missing required flags, values
- *   that cannot be of the flag's type, and any secret given as a plain value instead of `env:`/`file:`.
+ *   that cannot be of the flag's type (an enum value that is no member NAME, which the CLI matches
+ *   case-insensitively: cmd/dagger/flags.go), and any secret given as a plain value instead of
+ *   `env:`/`file:`.
  */
 import { isMap, isScalar, LineCounter, parseDocument, Scalar, visit } from "yaml";
 import { flagName, functionName, type IntrospectedModule } from "./introspect.js";
@@ -380,6 +382,8 @@ export interface FlagSurface {
   /** OBJECT_KIND type name (Secret, File, Directory, Container, ...). */
   typeName?: string;
   required: boolean;
+  /** For an enum flag: its member names, the values the CLI accepts. */
+  choices?: string[];
 }
 
 export interface FunctionSurface {
@@ -462,7 +466,8 @@ export function moduleSurface(mod: IntrospectedModule): Surface {
       const flags = new Map<string, FlagSurface>();
       for (const [argName, a] of Object.entries(f.arguments)) {
         const required = !a.isOptional && !a.isNullable && (a.defaultValue === undefined || a.defaultValue === null) && !a.defaultPath;
-        flags.set(flagName(argName), { flag: flagName(argName), kind: kindOf(a.type), typeName: a.type.name, required });
+        const choices = a.type.kind === "ENUM_KIND" ? Object.keys(mod.enums?.[a.type.name ?? ""]?.values ?? {}) : undefined;
+        flags.set(flagName(argName), { flag: flagName(argName), kind: kindOf(a.type), typeName: a.type.name, required, ...(choices ? { choices } : {}) });
       }
       fns.set(functionName(name), { name: functionName(name), flags, returns: f.returnType.kind === "OBJECT_KIND" ? f.returnType.name : undefined, returnKind: f.returnType.kind });
     }
@@ -598,6 +603,9 @@ export function checkDaggerCall(call: DaggerCall, surface: Surface, root = "Pipe
       if (!value.dynamic) {
         if (spec.kind === "integer" && !/^-?\d+$/.test(value.value)) problem(`${fnName} ${flag} ${value.raw} is not an integer`);
         if (spec.kind === "boolean" && !/^(true|false)$/.test(value.value)) problem(`${fnName} ${flag}=${value.raw} is not true or false`);
+        if (spec.choices && !spec.choices.some((c) => c.toLowerCase() === value.value.toLowerCase())) {
+          problem(`${fnName} ${flag} ${value.raw} is not one of ${[...spec.choices].sort().join(", ")}`);
+        }
       }
     }
     for (const spec of fn.flags.values()) {

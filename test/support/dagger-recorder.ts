@@ -39,6 +39,9 @@ const DEFAULT_LEAVES: Record<string, unknown> = {
   name: "",
 };
 
+/** List-of-object fields: the SDK selects their ids (`exposedPorts { id }`); the recorder answers none. */
+const OBJECT_LIST_FIELDS = new Set(["exposedPorts", "inputArgs", "envVariables", "labels"]);
+
 /** Field names of the selection chain, skipping arguments and inline fragments. */
 export function selectionPath(query: string): string[] {
   const names: string[] = [];
@@ -111,6 +114,7 @@ export async function installRecorder(answer: LeafAnswer = () => undefined): Pro
       const names = selectionPath(text);
       const leaf = names.at(-1) ?? "";
       let value: unknown;
+      if (leaf === "id" && OBJECT_LIST_FIELDS.has(names.at(-2) ?? "")) return nest(names.slice(0, -1), []);
       if (leaf === "id" || leaf === "sync") {
         value = `fake-id-${producers.size + 1}`;
         producers.set(value as string, text);

@@ -9,6 +9,7 @@
  * as secrets (`env:NAME`, `file:PATH`), before the function that needs them.
  */
 import { argument, check, Container, Directory, File, func, object, Secret, Service } from "@dagger.io/dagger";
+import { ClusterAccess, Environment, OutputFormat, ServeFlavor } from "./choices.js";
 import type { RunCredentials } from "./credentials.js";
 import { runDeploy } from "./deploy.js";
 import { runFeatureSweep, runFeatureTeardown } from "./feature.js";
@@ -30,30 +31,25 @@ const SOURCE_IGNORE = ["node_modules", "tmp", "log", ".git", "test_results"];
  */
 @object()
 export class Pipeline {
-  /** AWS access key id (set by with-aws-credentials). */
-  @func() awsAccessKeyId?: Secret;
-  /** AWS secret access key (set by with-aws-credentials). */
-  @func() awsSecretAccessKey?: Secret;
-  /** AWS session token (set by with-aws-credentials). */
-  @func() awsSessionToken?: Secret;
-  /** Shared AWS credentials file (set by with-aws-credentials). */
-  @func() awsCredentialsFile?: Secret;
-  /** Profile of the shared credentials file. */
-  @func() awsProfile = "default";
-  /** CI OIDC token for AssumeRoleWithWebIdentity (set by with-aws-web-identity). */
-  @func() awsWebIdentityToken?: Secret;
-  /** Role assumed with the OIDC token. */
-  @func() awsWebIdentityRoleArn = "";
-  /** GitHub token for private gems (set by with-github-token). */
-  @func() githubToken?: Secret;
-  /** User for a non-ECR registry (set by with-registry-auth). */
-  @func() registryUsername = "";
-  /** Password for a non-ECR registry (set by with-registry-auth). */
-  @func() registryPassword?: Secret;
-  /** SSH private key for infrastructure-live (set by with-git-credentials). */
-  @func() gitSshKey?: Secret;
-  /** HTTPS token for infrastructure-live (set by with-git-credentials). */
-  @func() gitToken?: Secret;
+  // Internal state, set by the with-* builders. Not @func(): a field exposed to Dagger becomes a
+  // callable function in `dagger call --help`. No initialisers: the engine rebuilds the object with
+  // Object.create(prototype) + the saved fields (SDK dist/src/module/executor.js), so neither field
+  // initialisers nor a constructor run when a function is invoked; every default is applied where
+  // the field is read (credentials()).
+  private awsAccessKeyId?: Secret;
+  private awsSecretAccessKey?: Secret;
+  private awsSessionToken?: Secret;
+  private awsCredentialsFile?: Secret;
+  private awsProfile?: string;
+  private awsWebIdentityToken?: Secret;
+  private awsWebIdentityRoleArn?: string;
+  private githubToken?: Secret;
+  private registryUsername?: string;
+  private registryPassword?: Secret;
+  private registryService?: Service;
+  private gitSshKey?: Secret;
+  private gitToken?: Secret;
+  private gitKnownHosts?: File;
 
   /**
    * Use AWS credentials for ECR, STS and KMS: static keys, or a shared credentials file and profile.
@@ -131,9 +127,29 @@ export class Pipeline {
   }
 
   /**
-   * Credentials for the infrastructure-live repository: an SSH key or an HTTPS token.
+   * Reach the registry of pipeline.json `registry.host` through a service, e.g. a registry on your
+   * own machine: the module and the engine run in their own network, where 127.0.0.1 is not your
+   * machine. The existence check and the pushes of base-image go to the service; app-image cannot use
+   * it (the engine pulls the Dockerfile's FROM by name), so deploy a registry the engine can resolve.
+   *
+   * Example: dagger call with-registry-service --service tcp://localhost:5000 base-image --env dev
+   */
+  @func()
+  withRegistryService(
+    /** The registry as a service (Example: tcp://localhost:5000). */
+    service: Service,
+  ): Pipeline {
+    this.registryService = service;
+    return this;
+  }
+
+  /**
+   * Credentials for the infrastructure-live repository: an SSH key or an HTTPS token. SSH checks the
+   * server's host key strictly (StrictHostKeyChecking=yes) against --known-hosts, by default GitHub's
+   * published host keys.
    *
    * Example: dagger call with-git-credentials --ssh-key file:$HOME/.ssh/id_ed25519 deploy --env dev
+   * Example: dagger call with-git-credentials --ssh-key file:$HOME/.ssh/id_ed25519 --known-hosts ./infra-known-hosts deploy --env dev
    */
   @func()
   withGitCredentials(
@@ -141,9 +157,12 @@ export class Pipeline {
     sshKey?: Secret,
     /** Token for https URLs (Example: env:INFRA_LIVE_TOKEN). */
     token?: Secret,
+    /** known_hosts lines for the SSH server of infraLive.repoUrl; default: GitHub's published host keys (Example: ./known_hosts, from ssh-keyscan checked against the host's published fingerprints). */
+    knownHosts?: File,
   ): Pipeline {
     this.gitSshKey = sshKey;
     this.gitToken = token;
+    this.gitKnownHosts = knownHosts;
     return this;
   }
 
@@ -155,15 +174,17 @@ export class Pipeline {
         secretAccessKey: this.awsSecretAccessKey,
         sessionToken: this.awsSessionToken,
         credentialsFile: this.awsCredentialsFile,
-        profile: this.awsProfile,
+        profile: this.awsProfile || "default",
         webIdentityToken: this.awsWebIdentityToken,
         webIdentityRoleArn: this.awsWebIdentityRoleArn || undefined,
       },
       githubToken: this.githubToken,
       registryUsername: this.registryUsername || undefined,
       registryPassword: this.registryPassword,
+      registryService: this.registryService,
       gitSshKey: this.gitSshKey,
       gitToken: this.gitToken,
+      gitKnownHosts: this.gitKnownHosts,
     };
   }
 
@@ -178,7 +199,8 @@ export class Pipeline {
    * Example: dagger call plan --tag release-v1.2.3 --sha $CIRCLE_SHA1 --format json
    * Example: dagger call with-aws-credentials --access-key-id env:AWS_ACCESS_KEY_ID --secret-access-key env:AWS_SECRET_ACCESS_KEY plan --branch da/develop --sha $CIRCLE_SHA1 --check-registry
    */
-  @func()
+  // Never cached: --check-registry asks the registry, and a cached plan would show a week-old answer.
+  @func({ cache: "never" })
   async plan(
     /** The application repository; default: the bundled example app. */
     @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
@@ -188,34 +210,36 @@ export class Pipeline {
     tag = "",
     /** The full 40-character commit sha (Example: --sha $CIRCLE_SHA1). */
     sha = "",
-    /** Force an environment (dev, stage, prod) instead of resolving it from the branch or tag. */
-    env = "",
+    /** Force an environment instead of resolving it from the branch or tag. */
+    env?: Environment,
     /** Output format: text (for people) or json (stable shape, schemaVersion 1). */
-    format = "text",
+    format: OutputFormat = OutputFormat.text,
     /** Also ask the registry whether the base image exists, so the plan shows whether base-image will build (needs registry credentials for ECR); default false. */
     checkRegistry = false,
   ): Promise<string> {
-    return runPlan(source, { branch, tag, sha, env, format, checkRegistry }, this.credentials());
+    return runPlan(source, { branch, tag, sha, env: env ?? "", format, checkRegistry }, this.credentials());
   }
 
   // --- test -------------------------------------------------------------------------------------
 
   /**
    * Run rspec split into timing-balanced shards, each with its own postgres and redis, in parallel.
-   * Gems come from the dev-variant base image (built once, keyed by the dependency checksum). The
-   * result holds the merged and per-shard JUnit, the next run's timings and a summary; its `check`
-   * fails with the summary when an example failed, after you exported the reports.
+   * Gems come from the dev-variant base image: the pushed base-dev-<checksum> when the registry has
+   * it, else built here once (keyed by the dependency checksum). The result holds the merged and
+   * per-shard JUnit, the next run's timings, a summary and status.json; its `check` fails with the
+   * summary when an example failed or a shard broke. Every call runs the suite (never answered from
+   * Dagger's cache): export the reports and decide from report/status.json in the same call.
    *
-   * Example: dagger call test --shards 8
-   * Example: dagger call test --source . --shards 8 report export --path test_results
-   * Example: dagger call test --shards $CIRCLE_NODE_TOTAL --shard-index $CIRCLE_NODE_INDEX --timings ./timings.json check
+   * Example: dagger call test --shards 8 check
+   * Example: dagger call test --source . report export --path test_results
+   * Example: dagger call test --shards $CIRCLE_NODE_TOTAL --shard-index $CIRCLE_NODE_INDEX --timings ./timings.json report export --path test_results
    */
-  @func()
+  @func({ cache: "never" })
   async test(
     /** The application repository; default: the bundled example app. */
     @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
-    /** Number of shards the suite is split into (every CI node must pass the same number). */
-    shards = 8,
+    /** Number of shards the suite is split into (every CI node must pass the same number); default: pipeline.json test.shards (8). */
+    shards?: number,
     /** Run only this shard (0-based) of --shards, for CI parallelism across machines; default: every shard here, in parallel. */
     shardIndex?: number,
     /** Previous timings: timings.json from an earlier run, a JUnit XML, a knapsack report or a parallel_tests log. Default: the app's committed test.timingsFile, else file sizes. */
@@ -225,12 +249,14 @@ export class Pipeline {
   }
 
   /**
-   * Run rubocop (pipeline.json `test.lintCommand`) in the same image the tests use.
+   * Run rubocop (pipeline.json `test.lintCommand`) in the same image the tests use (the pushed
+   * base-dev-<checksum> when the registry has it, else built here). Never answered from Dagger's
+   * cache: it asks the registry.
    *
    * Example: dagger call lint
    * Example: dagger call lint --source .
    */
-  @func()
+  @func({ cache: "never" })
   async lint(
     /** The application repository; default: the bundled example app. */
     @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
@@ -267,8 +293,8 @@ export class Pipeline {
     tag = "",
     /** The full 40-character commit sha; checked when given, the base image does not depend on it (Example: --sha $CIRCLE_SHA1). */
     sha = "",
-    /** Choose the variant by environment (dev, stage, prod) instead of by branch or tag. */
-    env = "",
+    /** Choose the variant by environment (dev, stage: dev variant; prod) instead of by branch or tag. */
+    env?: Environment,
   ): Promise<string> {
     return (await publishBaseImage(source, { branch, tag, sha, env }, this.credentials())).report;
   }
@@ -294,8 +320,8 @@ export class Pipeline {
     tag = "",
     /** The full 40-character commit sha; dev and stage images are tagged with it (Example: --sha $CIRCLE_SHA1). */
     sha = "",
-    /** Force an environment (dev, stage, prod) instead of resolving it from the branch or tag. */
-    env = "",
+    /** Force an environment instead of resolving it from the branch or tag. */
+    env?: Environment,
   ): Promise<Container> {
     return (await buildAppImage(source, { branch, tag, sha, env }, this.credentials())).container;
   }
@@ -317,8 +343,8 @@ export class Pipeline {
     tag = "",
     /** The full 40-character commit sha; dev and stage images are tagged with it (Example: --sha $CIRCLE_SHA1). */
     sha = "",
-    /** Force an environment (dev, stage, prod) instead of resolving it from the branch or tag. */
-    env = "",
+    /** Force an environment instead of resolving it from the branch or tag. */
+    env?: Environment,
   ): Promise<string> {
     return publishAppImage(source, { branch, tag, sha, env }, this.credentials());
   }
@@ -338,8 +364,8 @@ export class Pipeline {
   async decryptEnv(
     /** The application repository; default: the bundled example app. */
     @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
-    /** The environment whose config/<env>.env to decrypt: dev, stage or prod. */
-    env: string,
+    /** The environment whose config/<env>.env to decrypt. */
+    env: Environment,
   ): Promise<Secret> {
     return decryptEnvSecret(source, env, this.credentials());
   }
@@ -354,8 +380,8 @@ export class Pipeline {
   async encryptValue(
     /** The application repository (its pipeline.json names the key); default: the bundled example app. */
     @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
-    /** The environment whose key encrypts the value: dev, stage or prod. */
-    env: string,
+    /** The environment whose key encrypts the value. */
+    env: Environment,
     /** The value to encrypt, as a secret (Example: env:MY_SECRET or file:./secret.txt). */
     value: Secret,
   ): Promise<string> {
@@ -377,8 +403,8 @@ export class Pipeline {
   async checkEnv(
     /** The application repository; default: the bundled example app. */
     @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
-    /** Check only this environment's file (dev, stage, prod); default: all of them. */
-    env = "",
+    /** Check only this environment's file; default: all of them. */
+    env?: Environment,
   ): Promise<string> {
     return runCheckEnv(source, { env });
   }
@@ -387,19 +413,23 @@ export class Pipeline {
    * Run the app as a pod would, as a service: the app image (built locally from Dockerfile.base and
    * Dockerfile, no registry), SERVER_FLAVOR and VPC_NAME set, the decrypted env file mounted as a
    * secret file at DECRYPTED_ENV_FILE (read by bin/env), its own postgres and redis bound. The
-   * server flavour creates, migrates and seeds the database, then listens on 8080.
+   * server flavour creates, migrates and seeds the database, then listens on 8080, the one port the
+   * service exposes (the image's other EXPOSE ports are dropped: the engine would wait for each of
+   * them before the service counts as started). The worker and scheduler listen on no port: their
+   * service exposes 8080 with its health check skipped, only so that `up` keeps them running.
    *
    * Example: dagger call serve --env dev up --ports 8080:8080
    * Example: dagger call serve --env dev --flavor worker up
+   * Example: dagger call serve --env dev --image 004671295794.dkr.ecr.us-west-2.amazonaws.com/rails-api:<sha> up --ports 8080:8080
    */
   @func({ cache: "never" })
   async serve(
     /** The application repository; default: the bundled example app. */
     @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
-    /** The environment whose env file the app gets: dev, stage or prod (stage/prod need with-aws-credentials). */
-    env = "dev",
+    /** The environment whose env file the app gets (stage and prod need with-aws-credentials). */
+    env: Environment = Environment.dev,
     /** The process to run: server (HTTP on 8080), worker (sidekiq) or scheduler (clockwork). */
-    flavor = "server",
+    flavor: ServeFlavor = ServeFlavor.server,
     /** Run this app image instead of building one (Example: --image 004671295794.dkr.ecr.us-west-2.amazonaws.com/rails-api:<sha>). */
     image?: Container,
   ): Promise<Service> {
@@ -430,8 +460,8 @@ export class Pipeline {
   async deploy(
     /** The application repository; default: the bundled example app. */
     @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
-    /** The environment: dev, stage or prod (prod needs --tag release-<version>); default: resolved from --branch/--tag like plan. */
-    env = "",
+    /** The environment (prod needs --tag release-<version>); default: resolved from --branch/--tag like plan. */
+    env?: Environment,
     /** The branch being deployed, e.g. da/develop (Example: --branch $CIRCLE_BRANCH). Give a branch or a tag. */
     branch = "",
     /** The tag being deployed, e.g. release-v1.2.3 (Example: --tag $CIRCLE_TAG). */
@@ -440,14 +470,14 @@ export class Pipeline {
     sha = "",
     /** Print the plan (exactly dagger call plan's output) and do nothing; default false. */
     dryRun = false,
-    /** Output format of --dry-run: text or json (as plan); default text. */
-    format = "text",
+    /** Output format of --dry-run (as plan). */
+    format: OutputFormat = OutputFormat.text,
     /** Image of the container that clones and pushes infrastructure-live (needs git and ssh); default alpine/git:2.47.2. */
     gitImage = "alpine/git:2.47.2",
-    /** How terragrunt reaches the EKS cluster: update-kubeconfig (aws eks update-kubeconfig in the terragrunt image, which then needs the AWS CLI) or none; default update-kubeconfig. */
-    clusterAccess = "update-kubeconfig",
+    /** How terragrunt reaches the EKS cluster: update_kubeconfig (aws eks update-kubeconfig in the terragrunt image, which then needs the AWS CLI) or none. */
+    clusterAccess: ClusterAccess = ClusterAccess.update_kubeconfig,
   ): Promise<string> {
-    return runDeploy(source, { env, branch, tag, sha, dryRun, format, gitImage, clusterAccess }, this.credentials());
+    return runDeploy(source, { env: env ?? "", branch, tag, sha, dryRun, format, gitImage, clusterAccess }, this.credentials());
   }
 
   /**
@@ -471,8 +501,8 @@ export class Pipeline {
     dryRun = false,
     /** Image of the container that clones and pushes infrastructure-live; default alpine/git:2.47.2. */
     gitImage = "alpine/git:2.47.2",
-    /** How terragrunt reaches the EKS cluster: update-kubeconfig or none; default update-kubeconfig. */
-    clusterAccess = "update-kubeconfig",
+    /** How terragrunt reaches the EKS cluster: update_kubeconfig or none. */
+    clusterAccess: ClusterAccess = ClusterAccess.update_kubeconfig,
   ): Promise<string> {
     return runDeploy(source, { env: "", branch, tag: "", sha, dryRun, format: "text", gitImage, clusterAccess }, this.credentials(), { requireFeature: true });
   }
@@ -494,8 +524,8 @@ export class Pipeline {
     name: string,
     /** Image of the container that clones and pushes infrastructure-live; default alpine/git:2.47.2. */
     gitImage = "alpine/git:2.47.2",
-    /** How terragrunt reaches the EKS cluster: update-kubeconfig or none; default update-kubeconfig. */
-    clusterAccess = "update-kubeconfig",
+    /** How terragrunt reaches the EKS cluster: update_kubeconfig or none. */
+    clusterAccess: ClusterAccess = ClusterAccess.update_kubeconfig,
   ): Promise<string> {
     return runFeatureTeardown(source, name, { gitImage, clusterAccess }, this.credentials());
   }
@@ -517,8 +547,8 @@ export class Pipeline {
     liveBranches: string,
     /** Image of the container that clones and pushes infrastructure-live; default alpine/git:2.47.2. */
     gitImage = "alpine/git:2.47.2",
-    /** How terragrunt reaches the EKS cluster: update-kubeconfig or none; default update-kubeconfig. */
-    clusterAccess = "update-kubeconfig",
+    /** How terragrunt reaches the EKS cluster: update_kubeconfig or none. */
+    clusterAccess: ClusterAccess = ClusterAccess.update_kubeconfig,
   ): Promise<string> {
     return runFeatureSweep(source, liveBranches, { gitImage, clusterAccess }, this.credentials());
   }

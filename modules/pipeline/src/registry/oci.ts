@@ -7,14 +7,19 @@
  * The password is read only when a challenge asks for it and never appears in an error message.
  */
 import { PipelineError } from "../lib/errors.js";
-import { MANIFEST_MEDIA_TYPES, manifestUrl, parseAuthChallenge, registryBaseUrl, tokenUrl, type AuthChallenge } from "../lib/image-ref.js";
+import { isLoopbackHost, MANIFEST_MEDIA_TYPES, manifestUrl, parseAuthChallenge, registryBaseUrl, tokenUrl, type AuthChallenge } from "../lib/image-ref.js";
 import type { ImageLookup, ImageRegistry, RegistryLogin } from "./types.js";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
 export interface OciRegistryOptions<S> {
-  /** host[:port] */
+  /** host[:port], as image refs name the registry. */
   host: string;
+  /**
+   * host[:port] the API requests go to when it is not `host`: the endpoint of a Dagger service that
+   * reaches the registry (a registry on the caller's machine is not at `host` from the module).
+   */
+  apiHost?: string;
   username?: string;
   /** Plaintext password for the API check (read lazily, only when the registry challenges). */
   readPassword?: () => Promise<string>;
@@ -43,7 +48,7 @@ export class OciRegistry<S> implements ImageRegistry<S> {
   }
 
   async lookup(repository: string, tag: string): Promise<ImageLookup> {
-    const url = manifestUrl({ registry: this.host, repository, tag }, this.opts.scheme);
+    const url = manifestUrl({ registry: this.opts.apiHost ?? this.host, repository, tag }, this.opts.scheme ?? (isLoopbackHost(this.host) ? "http" : undefined));
     let res = await this.request(url, "HEAD", this.authorization);
     if (res.status === 401) {
       const challenge = parseAuthChallenge(res.headers.get("www-authenticate") ?? "");
