@@ -25,7 +25,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -33,6 +33,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { REPO_ROOT } from "../introspect.js";
 import { listModuleFilesLikeRuntime } from "../runtime-load.js";
+import { readTree } from "./files.js";
 import { EngineModel, type Returned, type World } from "./model.js";
 import { EngineError, ModuleObj, type ArgDef, type FunctionDef, type TypeDefObj } from "./objects.js";
 import { answeredFromCache, type CachePolicy } from "./rules.js";
@@ -281,19 +282,7 @@ export class FakeEngine {
 
   /** A contextual directory (`defaultPath`, relative to the repository holding dagger.json), with `ignore` applied. */
   private contextDirectory(rel: string, ignore: string[]) {
-    const root = path.join(REPO_ROOT, rel);
-    const files: Record<string, string> = {};
-    const walk = (dir: string) => {
-      for (const entry of readdirSync(dir)) {
-        const abs = path.join(dir, entry);
-        const relPath = path.relative(root, abs);
-        if (ignore.some((p) => relPath === p || relPath.startsWith(`${p}/`))) continue;
-        if (statSync(abs).isDirectory()) walk(abs);
-        else files[relPath] = readFileSync(abs, "utf8");
-      }
-    };
-    walk(root);
-    return this.model.directoryOf(files, `context:${rel}`);
+    return this.model.directoryOf(readTree(path.join(REPO_ROOT, rel), ignore), `context:${rel}`);
   }
 
   // --- processes --------------------------------------------------------------------------------

@@ -10,9 +10,21 @@ import { setGlobalGQLClient } from "../dagger-recorder.js";
 import { EngineError } from "./objects.js";
 import { EngineModel, type World } from "./model.js";
 
-/** Install a fresh model of the engine over `world` as the global connection and return it. */
+const realFetch = globalThis.fetch;
+
+/**
+ * Install a fresh model of the engine over `world` as the global connection and return it. The
+ * test process stands in for the module's container: `globalThis.fetch` goes through the model's
+ * network (loopback is that container; started services resolve) until `restoreFetch()`.
+ */
 export async function installEngineModel(world: World = {}): Promise<EngineModel> {
   const model = new EngineModel(world);
+  globalThis.fetch = (async (input: string | URL | Request, init: RequestInit = {}) => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    const headers: Record<string, string> = {};
+    new Headers(init.headers ?? {}).forEach((v, k) => (headers[k] = v));
+    return model.moduleFetch(url, { method: init.method ?? "GET", headers });
+  }) as typeof fetch;
   await setGlobalGQLClient({
     async request(query: unknown) {
       const text = String(query);
@@ -25,4 +37,9 @@ export async function installEngineModel(world: World = {}): Promise<EngineModel
     },
   });
   return model;
+}
+
+/** Give the test process its real `fetch` back. */
+export function restoreFetch(): void {
+  globalThis.fetch = realFetch;
 }

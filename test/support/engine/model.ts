@@ -197,6 +197,9 @@ export class EngineModel {
   registered?: ModuleObj;
 
   private readonly ids = new Map<string, ModelObject>();
+  /** The call chain that made each object (its content address), and the object of each chain. */
+  private readonly keys = new WeakMap<object, string>();
+  private readonly byKey = new Map<string, ModelObject>();
   private readonly idOf = new Map<ModelObject, string>();
   private readonly execMemo = new Map<string, ExecNode>();
   private readonly registryAuth = new Map<string, { username: string; secret: SecretObj }>();
@@ -338,7 +341,19 @@ export class EngineModel {
     const args: Args = {};
     for (const a of field.arguments ?? []) args[a.name.value] = valueOf(a.value);
     const name = field.name.value;
-    const value = obj === null ? this.query(name, args) : isPlain(obj) ? this.plainField(obj, name, args) : this.field(obj, name, args);
+    // Objects are content-addressed by the call chain that made them, as the engine's call IDs are:
+    // the same chain is the same object (one exec run, one service, one build), whichever query
+    // sends it again.
+    const parentKey = obj === null ? "" : (this.keys.get(obj) ?? (isPlain(obj) ? "?" : this.idFor(obj)));
+    const key = `${parentKey}.${name}${JSON.stringify(args)}`;
+    let value: Value = this.byKey.get(key);
+    if (value === undefined) {
+      value = obj === null ? this.query(name, args) : isPlain(obj) ? this.plainField(obj, name, args) : this.field(obj, name, args);
+      if (value && typeof value === "object" && !Array.isArray(value)) {
+        if (!this.keys.has(value)) this.keys.set(value, key);
+        if (!isPlain(value)) this.byKey.set(key, value as ModelObject);
+      }
+    }
     return this.shape(value, field);
   }
 
@@ -361,7 +376,7 @@ export class EngineModel {
       case "directory":
         return new DirectoryObj(() => new Map(), "scratch");
       case "host":
-        return { directory: null } as unknown as Value; // host { directory } is resolved by plainField
+        return { directory: null, service: null } as unknown as Value; // host { directory, service } are resolved by plainField
       case "setSecret":
         return new SecretObj(String(args.name), () => String(args.plaintext), "setSecret");
       case "secret":
@@ -460,6 +475,11 @@ export class EngineModel {
       }
     }
     if ("directory" in obj && name === "directory") return this.hostDirectory(String(args.path), (args.exclude as string[] | undefined) ?? []);
+    if ("directory" in obj && name === "service") {
+      // host.service(ports, { host }): what the CLI makes of `--flag tcp://localhost:5000`.
+      const ports = (args.ports as Array<{ backend: number; frontend?: number }>).map((p) => p.frontend ?? p.backend);
+      return this.hostService(`tcp://${(args.host as string | undefined) ?? "localhost"}:${ports[0]}`);
+    }
     if (name in obj) return obj[name] as Value;
     throw new EngineError(`the engine model does not know field ${name}`);
   }
