@@ -34,7 +34,7 @@ import { pathToFileURL } from "node:url";
 import { REPO_ROOT } from "../introspect.js";
 import { listModuleFilesLikeRuntime } from "../runtime-load.js";
 import { readTree } from "./files.js";
-import { EngineModel, type Returned, type World } from "./model.js";
+import { EngineModel, type FunctionCallState, type Returned, type World } from "./model.js";
 import { EngineError, ModuleObj, type ArgDef, type FunctionDef, type TypeDefObj } from "./objects.js";
 import { answeredFromCache, type CachePolicy } from "./rules.js";
 
@@ -79,16 +79,20 @@ export class FakeEngine {
   readonly moduleDir: string;
   private server?: Server;
   private port = 0;
-  private readonly token = randomBytes(12).toString("hex");
+  /** One session per runtime process, by its token: several calls may run at once. */
+  private readonly sessions = new Map<string, { call?: FunctionCallState; returned?: Returned }>();
   private readonly cache = new Map<string, { result: CallResult; session: number }>();
   private session = 1;
   private tmp?: string;
   /** How many runtime processes were started (registration included). */
   processes = 0;
 
-  constructor(world: World = {}, options: { moduleDir?: string } = {}) {
+  private readonly maxParallel: number;
+
+  constructor(world: World = {}, options: { moduleDir?: string; maxParallel?: number } = {}) {
     this.model = new EngineModel(world);
     this.moduleDir = options.moduleDir ?? path.join(REPO_ROOT, "modules/pipeline");
+    this.maxParallel = options.maxParallel ?? 2;
   }
 
   async start(): Promise<this> {
@@ -140,11 +144,20 @@ export class FakeEngine {
       res.writeHead(status, { "content-type": "application/json" });
       res.end(JSON.stringify(payload));
     };
-    if (req.headers.authorization !== `Basic ${Buffer.from(`${this.token}:`).toString("base64")}`) return send(401, { errors: [{ message: "unauthorized" }] });
+    const token = Buffer.from((req.headers.authorization ?? "").replace(/^Basic /, ""), "base64").toString().replace(/:$/, "");
+    const session = this.sessions.get(token);
+    if (!session) return send(401, { errors: [{ message: "unauthorized" }] });
     if (req.url === "/__network") return send(200, await this.network(JSON.parse(body)));
     try {
       const { query } = JSON.parse(body) as { query: string };
-      send(200, { data: this.model.request(query) });
+      // The model answers one query at a time, synchronously: give it this session's call.
+      this.model.call = session.call;
+      this.model.returned = session.returned;
+      try {
+        send(200, { data: this.model.request(query) });
+      } finally {
+        session.returned = this.model.returned;
+      }
     } catch (err) {
       const e = err as Error & { extensions?: Record<string, unknown> };
       if (!(err instanceof EngineError)) process.stderr.write(`fake engine: ${e.stack}\n`);
@@ -170,9 +183,12 @@ export class FakeEngine {
   async register(): Promise<ModuleObj> {
     const client = this.clientFile;
     const out = path.join(this.tmp!, "module-id.json");
+    const token = randomBytes(12).toString("hex");
+    this.sessions.set(token, {});
     const run = await this.spawn(process.execPath, [path.join(SDK_DIST, "module/entrypoint/introspection_entrypoint.js"), "pipeline", path.join(this.moduleDir, "src"), client], {
       TYPEDEF_OUTPUT_FILE: out,
-    });
+      DAGGER_SESSION_TOKEN: token,
+    }).finally(() => this.sessions.delete(token));
     if (run.exitCode !== 0) throw new Error(`registration failed (exit ${run.exitCode}):\n${run.output}`);
     const id = JSON.parse(await readFile(out, "utf8")) as string;
     this.model.registered = this.model.load<ModuleObj>(id, "Module");
@@ -181,10 +197,7 @@ export class FakeEngine {
 
   /** Register through `entrypoint()` with `parentName ""` (the SDK's other registration path). */
   async registerThroughEntrypoint(): Promise<ModuleObj> {
-    this.model.call = { parentName: "", name: "", parent: "{}", inputArgs: [] };
-    this.model.returned = undefined;
-    const run = await this.runEntrypoint();
-    const returned = this.model.returned as Returned | undefined;
+    const { run, returned } = await this.runEntrypoint({ parentName: "", name: "", parent: "{}", inputArgs: [] });
     if (run.exitCode !== 0 || !returned || !("value" in returned)) throw new Error(`registration through entrypoint failed (exit ${run.exitCode}):\n${run.output}`);
     return this.model.load<ModuleObj>(JSON.parse(returned.value), "Module");
   }
@@ -216,10 +229,7 @@ export class FakeEngine {
     const policy: CachePolicy = def.cachePolicy ?? "Default";
     const hit = this.cache.get(key);
     if (hit && answeredFromCache(policy, hit.session === this.session)) return { ...hit.result, cached: true };
-    this.model.call = { parentName, name: fnName, parent: parentJson, inputArgs };
-    this.model.returned = undefined;
-    const run = await this.runEntrypoint();
-    const returned = this.model.returned as Returned | undefined;
+    const { run, returned } = await this.runEntrypoint({ parentName, name: fnName, parent: parentJson, inputArgs });
     const result: CallResult = { exitCode: run.exitCode, output: run.output, returned, cached: false };
     if (returned && "value" in returned) result.value = JSON.parse(returned.value);
     if (returned && "error" in returned) result.error = returned.error.message;
@@ -259,7 +269,7 @@ export class FakeEngine {
       case "OBJECT_KIND": {
         const v = value as Exclude<CliValue, string | number | boolean | null>;
         if (t.name === "Secret" && "env" in v) return this.model.idFor(this.model.secretFromEnv(v.env));
-        if (t.name === "Directory" && "dir" in v) return this.model.idFor(this.contextDirectory(v.dir, []));
+        if (t.name === "Directory" && "dir" in v) return this.model.idFor(this.hostDirectory(path.resolve(REPO_ROOT, v.dir), arg.ignore ?? []));
         if (t.name === "File" && "file" in v) {
           const abs = path.resolve(REPO_ROOT, v.file);
           return this.model.idFor(this.model.fileOf(path.basename(abs), readFileSync(abs, "utf8")));
@@ -282,12 +292,37 @@ export class FakeEngine {
 
   /** A contextual directory (`defaultPath`, relative to the repository holding dagger.json), with `ignore` applied. */
   private contextDirectory(rel: string, ignore: string[]) {
-    return this.model.directoryOf(readTree(path.join(REPO_ROOT, rel), ignore), `context:${rel}`);
+    return this.hostDirectory(path.join(REPO_ROOT, rel), ignore);
+  }
+
+  private readonly directories = new Map<string, ReturnType<EngineModel["directoryOf"]>>();
+
+  /** A directory of the caller's machine, loaded once (the engine content-addresses it: the same files are the same Directory). */
+  private hostDirectory(abs: string, ignore: string[]) {
+    const key = JSON.stringify([abs, ignore]);
+    let dir = this.directories.get(key);
+    if (!dir) {
+      dir = this.model.directoryOf(readTree(abs, ignore), `host:${abs}`);
+      this.directories.set(key, dir);
+    }
+    return dir;
   }
 
   // --- processes --------------------------------------------------------------------------------
 
-  private async runEntrypoint(): Promise<{ exitCode: number | null; output: string }> {
+  private async runEntrypoint(call: FunctionCallState): Promise<{ run: { exitCode: number | null; output: string }; returned?: Returned }> {
+    const token = randomBytes(12).toString("hex");
+    const session: { call?: FunctionCallState; returned?: Returned } = { call };
+    this.sessions.set(token, session);
+    try {
+      const run = await this.runRuntime(token);
+      return { run, returned: session.returned };
+    } finally {
+      this.sessions.delete(token);
+    }
+  }
+
+  private async runRuntime(token: string): Promise<{ exitCode: number | null; output: string }> {
     const npmClient = path.join(SDK_DIST, "api/client.gen.js");
     const files = listModuleFilesLikeRuntime(path.join(this.moduleDir, "src")).map((f) => (f === npmClient ? this.clientFile : f));
     const script = path.join(this.tmp!, `entrypoint-${this.processes}.mts`);
@@ -295,7 +330,7 @@ export class FakeEngine {
       script,
       [
         // The module's container network: fetch goes through the engine model (model.moduleFetch).
-        `const session = { port: ${this.port}, auth: ${JSON.stringify(`Basic ${Buffer.from(`${this.token}:`).toString("base64")}`)} };`,
+        `const session = { port: ${this.port}, auth: ${JSON.stringify(`Basic ${Buffer.from(`${token}:`).toString("base64")}`)} };`,
         `const realFetch = globalThis.fetch;`,
         `globalThis.fetch = async (input, init = {}) => {`,
         `  const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;`,
@@ -310,10 +345,25 @@ export class FakeEngine {
         `await entrypoint(${JSON.stringify(files)});`,
       ].join("\n"),
     );
-    return this.spawn(TSX, ["--tsconfig", path.join(this.moduleDir, "tsconfig.json"), script], {});
+    return this.spawn(TSX, ["--tsconfig", path.join(this.moduleDir, "tsconfig.json"), script], { DAGGER_SESSION_TOKEN: token });
   }
 
-  private async spawn(cmd: string, args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<{ exitCode: number | null; output: string }> {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  /** At most `maxParallel` runtimes at once: each scans the module with TypeScript (seconds of CPU). */
+  private async spawn(cmd: string, args: string[], env: Record<string, string>, timeoutMs = 240_000): Promise<{ exitCode: number | null; output: string }> {
+    while (this.running >= this.maxParallel) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await this.spawnNow(cmd, args, env, timeoutMs);
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private async spawnNow(cmd: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<{ exitCode: number | null; output: string }> {
     this.processes++;
     const home = await mkdtemp(path.join(this.tmp!, "home-"));
     return new Promise((resolve, reject) => {
@@ -324,7 +374,6 @@ export class FakeEngine {
           PATH: process.env.PATH ?? "/usr/bin:/bin",
           HOME: home,
           DAGGER_SESSION_PORT: String(this.port),
-          DAGGER_SESSION_TOKEN: this.token,
           AWS_EC2_METADATA_DISABLED: "true",
           ...env,
         },

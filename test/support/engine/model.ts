@@ -240,11 +240,18 @@ export class EngineModel {
     return new FileObj(name, () => text);
   }
 
-  /** A service on the caller's machine, as `--flag tcp://localhost:5000` makes it. */
+  private readonly hostServices = new Map<string, ServiceObj>();
+
+  /** A service on the caller's machine, as `--flag tcp://localhost:5000` makes it (the same address is the same service). */
   hostService(address: string): ServiceObj {
     const m = /^tcp:\/\/([^/]+):(\d+)$/.exec(address);
     if (!m) throw new EngineError(`unsupported service address ${address} (the model knows tcp://host:port)`);
-    return new ServiceObj(`svc-host-${++this.serviceCount}`, { kind: "host", host: `${m[1]}:${m[2]}`, ports: [Number(m[2])] });
+    let svc = this.hostServices.get(address);
+    if (!svc) {
+      svc = new ServiceObj(`svc-host-${++this.serviceCount}`, { kind: "host", host: `${m[1]}:${m[2]}`, ports: [Number(m[2])] });
+      this.hostServices.set(address, svc);
+    }
+    return svc;
   }
 
   secretFromEnv(name: string): SecretObj {
