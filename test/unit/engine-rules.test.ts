@@ -19,6 +19,7 @@ import { runPlan } from "../../modules/pipeline/src/plan.js";
 import { buildServeImage, serveApp, servePod, servePostgres, serveRedis } from "../../modules/pipeline/src/serve.js";
 import { DaggerTerragrunt, credentialSecrets } from "../../modules/pipeline/src/terragrunt.js";
 import { runLint, runTests } from "../../modules/pipeline/src/test-suite.js";
+import { Pipeline } from "../../modules/pipeline/src/index.js";
 import { readTree } from "../support/engine/files.js";
 import { installEngineModel, restoreFetch } from "../support/engine/in-process.js";
 import type { EngineModel, World } from "../support/engine/model.js";
@@ -353,5 +354,26 @@ describe("test and lint on a cold engine use the pushed base-dev image", () => {
     const model = await installEngineModel({ hostDirectories: app({ "pipeline.json": JSON.stringify({ registry: { host: "registry.example.com" } }) }), registries: { "registry.example.com": { images: {} } } });
     await runLint(source(), { aws: {} });
     expect(model.builds.map((b) => b.dockerfile)).toEqual([".pipeline/Dockerfile.base.dev"]);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+describe("the engine rebuilds the main object with Object.create(prototype) + its saved fields (SDK dist/src/module/executor.js buildClass)", () => {
+  /** What executor.js does before every call: no constructor, no field initialiser. */
+  function rebuilt(state: Record<string, unknown>): Pipeline {
+    return Object.assign(Object.create(Pipeline.prototype) as Pipeline, state);
+  }
+  const credentialsOf = (p: Pipeline) => (p as unknown as { credentials(): RunCredentials }).credentials();
+
+  it("no behaviour depends on a field initialiser: the defaults hold on a rebuilt object", () => {
+    expect(credentialsOf(rebuilt({})).aws.profile).toBe("default");
+    expect(credentialsOf(rebuilt({})).registryUsername).toBeUndefined();
+  });
+
+  it("the state a with-* builder returns is all the next call gets", () => {
+    const key = dag.setSecret("k", "AKIA");
+    const first = new Pipeline().withAwsCredentials(key, key, undefined, undefined, "ci");
+    const next = rebuilt({ ...first });
+    expect(credentialsOf(next).aws).toMatchObject({ profile: "ci", accessKeyId: key });
   });
 });
