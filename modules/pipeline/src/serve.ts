@@ -22,7 +22,7 @@
  *   app at them (DATABASE_HOST, DATABASE_PORT, DATABASE_SUPER_USERNAME, REDIS_URL): hosts and a
  *   user name, no secrets; `bin/env` lets set variables win over the file, as Kubernetes env does.
  */
-import { dag, NetworkProtocol, type Container, type Directory, type Secret, type Service } from "@dagger.io/dagger";
+import { dag, type Container, type Directory, type NetworkProtocol, type Secret, type Service } from "@dagger.io/dagger";
 import type { RunCredentials } from "./credentials.js";
 import type { BuildArgValue } from "./lib/image-build.js";
 import { planBaseImageBuild } from "./lib/image-build.js";
