@@ -259,11 +259,14 @@ describe("every function through entrypoint()", () => {
   );
 
   it.concurrent(
-    "serve (defaults: dev, server) returns a Service that starts (every exposed port answers) and up forwards 8080",
+    "serve (defaults: dev, server) starts (every exposed port answers) and up forwards 8080; --flavor worker --image <ref> runs under up with no port answering",
     async () => {
       const id = ok(await engine.call("Pipeline", "serve", {}, {}));
       const svc = engine.model.load<ServiceObj>(id, "Service");
       expect(() => engine.model.up(svc, ["8080:8080"])).not.toThrow();
+      const worker = engine.model.load<ServiceObj>(ok(await engine.call("Pipeline", "serve", {}, { flavor: "worker", image: { image: "registry.example.com/rails-api:abc" } })), "Service");
+      expect(worker.source.kind === "container" && worker.source.container.state.origin).toBe("registry.example.com/rails-api:abc");
+      expect(() => engine.model.up(worker)).not.toThrow();
     },
     CALL_TIMEOUT,
   );
