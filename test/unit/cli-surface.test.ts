@@ -32,10 +32,13 @@ describe("dagger call surface", () => {
     expect(missing).toEqual([]);
   });
 
-  it("plan takes --branch, --tag, --sha, --env, --format and a --source defaulting to the example app", () => {
+  it("plan takes --branch, --tag, --sha, --env, --format, a --source defaulting to the caller's project and a --checkout defaulting to its repository root", () => {
     const args = fn("plan").arguments;
-    expect(Object.keys(args)).toEqual(["source", "branch", "tag", "sha", "env", "format", "checkRegistry"]);
-    expect(args.source).toMatchObject({ defaultPath: "/test/fixtures/rails-api", type: { kind: "OBJECT_KIND", name: "Directory" } });
+    expect(Object.keys(args)).toEqual(["source", "branch", "tag", "sha", "env", "format", "checkRegistry", "checkout"]);
+    expect(args.source).toMatchObject({ defaultPath: ".", type: { kind: "OBJECT_KIND", name: "Directory" } });
+    expect(args.checkout).toMatchObject({ defaultPath: "/", type: { kind: "OBJECT_KIND", name: "Directory" }, isOptional: true });
+    expect(args.checkout.ignore).toEqual(expect.arrayContaining(["node_modules", ".pipeline"]));
+    expect(args.checkout.ignore).not.toContain(".git");
     expect(args.format.defaultValue).toBe("text");
     expect(fn("plan").returnType.kind).toBe("STRING_KIND");
   });
@@ -51,6 +54,7 @@ describe("dagger call surface", () => {
       ["withRegistryAuth", "password"],
       ["withGitCredentials", "sshKey"],
       ["withGitCredentials", "token"],
+      ["withGitCredentials", "sshKeyBase64"],
     ];
     for (const [f, a] of secretArgs) expect(fn(f).arguments[a].type, `${f}.${a}`).toMatchObject({ kind: "OBJECT_KIND", name: "Secret" });
   });
@@ -64,20 +68,22 @@ describe("dagger call surface", () => {
       withAwsWebIdentity: ["token", "roleArn"],
       withGithubToken: ["token"],
       withRegistryAuth: ["username", "password"],
-      withGitCredentials: ["sshKey", "token"],
-      plan: ["branch", "tag", "sha", "env", "format", "checkRegistry"],
+      withGitCredentials: ["sshKey", "token", "sshKeyBase64"],
+      plan: ["branch", "tag", "sha", "env", "format", "checkRegistry", "checkout"],
       test: ["shards", "shardIndex", "timings"],
+      checkTests: ["report"],
+      mergeTimings: ["nodes"],
       lint: [],
-      baseImage: ["branch", "tag", "sha", "env"],
-      appImage: ["branch", "tag", "sha", "env"],
-      publishAppImage: ["branch", "tag", "sha", "env"],
+      baseImage: ["branch", "tag", "sha", "env", "checkout"],
+      appImage: ["branch", "tag", "sha", "env", "checkout"],
+      publishAppImage: ["branch", "tag", "sha", "env", "checkout"],
       decryptEnv: ["env"],
       encryptValue: ["env", "value"],
       checkEnv: ["env"],
       serve: ["env", "flavor", "image"],
-      deploy: ["env", "branch", "tag", "sha", "dryRun", "format", "gitImage", "clusterAccess"],
-      featureDeploy: ["branch", "sha", "dryRun", "gitImage", "clusterAccess"],
-      featureTeardown: ["name", "gitImage", "clusterAccess"],
+      deploy: ["env", "branch", "tag", "sha", "dryRun", "format", "gitImage", "clusterAccess", "allowDirty", "checkout"],
+      featureDeploy: ["branch", "sha", "dryRun", "gitImage", "clusterAccess", "allowDirty", "checkout"],
+      featureTeardown: ["name", "branch", "gitImage", "clusterAccess"],
       featureSweep: ["liveBranches", "gitImage", "clusterAccess"],
     });
   });
@@ -87,6 +93,10 @@ describe("dagger call surface", () => {
     ["test", "shardIndex", "INTEGER_KIND", undefined, true],
     ["test", "timings", "OBJECT_KIND", undefined, true],
     ["deploy", "dryRun", "BOOLEAN_KIND", false, false],
+    ["deploy", "allowDirty", "BOOLEAN_KIND", false, false],
+    ["featureDeploy", "sha", "STRING_KIND", "", false],
+    ["checkTests", "report", "OBJECT_KIND", undefined, false],
+    ["mergeTimings", "nodes", "OBJECT_KIND", undefined, false],
     ["deploy", "env", "STRING_KIND", "", false],
     ["encryptValue", "value", "OBJECT_KIND", undefined, false],
     ["serve", "flavor", "STRING_KIND", "server", false],
@@ -99,6 +109,8 @@ describe("dagger call surface", () => {
 
   it.each([
     ["test", "TestReport"],
+    ["mergeTimings", "File"],
+    ["withGitCredentials", "Pipeline"],
     ["appImage", "Container"],
     ["decryptEnv", "Secret"],
     ["serve", "Service"],
@@ -107,10 +119,21 @@ describe("dagger call surface", () => {
     expect(fn(f).returnType.name).toBe(type);
   });
 
-  it("every application-repository argument defaults to the bundled example app", () => {
+  it("every application-repository argument defaults to the caller's project ('.'), never to a path of this repository", () => {
+    const withoutSource = ["checkTests", "mergeTimings"];
     for (const [name, f] of Object.entries(mod.objects.Pipeline.methods)) {
-      if (name.startsWith("with")) continue;
-      expect(f.arguments.source?.defaultPath, name).toBe("/test/fixtures/rails-api");
+      if (name.startsWith("with") || withoutSource.includes(name)) continue;
+      expect(f.arguments.source?.defaultPath, name).toBe(".");
+    }
+  });
+
+  it("every function with --sha or --branch reads the missing ones from --checkout (default: the repository root)", () => {
+    const withRefs = Object.entries(mod.objects.Pipeline.methods).filter(([, f]) => "sha" in f.arguments || ("branch" in f.arguments && "tag" in f.arguments));
+    expect(withRefs.map(([n]) => n).sort()).toEqual(["appImage", "baseImage", "deploy", "featureDeploy", "plan", "publishAppImage"]);
+    for (const [name, f] of withRefs) {
+      expect(f.arguments.checkout?.defaultPath, name).toBe("/");
+      // base-image does not depend on the sha: only its branch comes from the checkout.
+      for (const a of name === "baseImage" ? ["branch"] : ["sha", "branch"]) expect(f.arguments[a]!.description, `${name} --${a}`).toContain("default: the checkout");
     }
   });
 
