@@ -240,7 +240,7 @@ export class Pipeline {
     shards = 8,
     /** Run only this shard (0-based) of --shards, for CI parallelism across machines; default: every shard here, in parallel. */
     shardIndex?: number,
-    /** Previous timings: timings.json from an earlier run, a JUnit XML, a knapsack report or a parallel_tests log. Default: the app's committed test.timingsFile, else file sizes. */
+    /** Previous timings: timings.json from an earlier run, a JUnit XML, a knapsack report or a parallel_tests log. Default: the restored test.timingsCacheFile (.pipeline/timings.json), else the committed test.timingsFile, else file sizes. */
     timings?: File,
   ): Promise<TestReport> {
     return runTests(source, { shards, shardIndex: shardIndex ?? -1, timings }, this.credentials());
