@@ -2,8 +2,11 @@
  * What `dagger call` will show, read by the SDK's own introspector. A renamed flag or a lost doc
  * breaks this test (and the CI configs, which test/unit/ci-configs.test.ts checks against it).
  */
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { introspectModule, type IntrospectedModule } from "../support/introspect.js";
+import { CHECKOUT_IGNORE } from "../../modules/pipeline/src/checkout.js";
+import { introspectModule, REPO_ROOT, type IntrospectedModule } from "../support/introspect.js";
 
 let mod: IntrospectedModule;
 beforeAll(async () => {
@@ -37,6 +40,8 @@ describe("dagger call surface", () => {
     expect(Object.keys(args)).toEqual(["source", "branch", "tag", "sha", "env", "format", "checkRegistry", "checkout"]);
     expect(args.source).toMatchObject({ defaultPath: ".", type: { kind: "OBJECT_KIND", name: "Directory" } });
     expect(args.checkout).toMatchObject({ defaultPath: "/", type: { kind: "OBJECT_KIND", name: "Directory" }, isOptional: true });
+    // The list the module loads is the list git status skips (src/checkout.ts), or a tracked file in an ignored folder would look deleted.
+    expect(args.checkout.ignore).toEqual(CHECKOUT_IGNORE);
     expect(args.checkout.ignore).toEqual(expect.arrayContaining(["node_modules", ".pipeline"]));
     expect(args.checkout.ignore).not.toContain(".git");
     expect(args.format.defaultValue).toBe("text");
@@ -134,6 +139,23 @@ describe("dagger call surface", () => {
       expect(f.arguments.checkout?.defaultPath, name).toBe("/");
       // base-image does not depend on the sha: only its branch comes from the checkout.
       for (const a of name === "baseImage" ? ["branch"] : ["sha", "branch"]) expect(f.arguments[a]!.description, `${name} --${a}`).toContain("default: the checkout");
+    }
+  });
+
+  it("every @argument option is a literal or a const of index.ts (the engine's introspector cannot follow an import)", () => {
+    // Seen on a 0.21 engine: `ignore: CHECKOUT_IGNORE` imported from ./checkout.js failed module
+    // loading with "could not resolve type reference for string", while the npm introspector above
+    // accepted it. Keep the options resolvable inside the file.
+    const text = readFileSync(path.join(REPO_ROOT, "modules/pipeline/src/index.ts"), "utf8");
+    const localConsts = new Set([...text.matchAll(/^const (\w+) =/gm)].map((m) => m[1]!));
+    const imported = new Set([...text.matchAll(/^import \{([^}]*)\} from/gm)].flatMap((m) => m[1]!.split(",").map((n) => n.trim().replace(/^type /, ""))));
+    const options = [...text.matchAll(/@argument\(\{([^}]*)\}\)/g)].map((m) => m[1]!);
+    expect(options.length).toBeGreaterThan(10);
+    for (const body of options) {
+      for (const [, value] of body.matchAll(/\w+:\s*([A-Za-z_]\w*)/g)) {
+        expect(imported.has(value!), `${value} is imported`).toBe(false);
+        expect(localConsts.has(value!), `${value} is a const of index.ts`).toBe(true);
+      }
     }
   });
 
