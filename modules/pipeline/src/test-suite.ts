@@ -78,7 +78,7 @@ export async function runTests(source: Directory, opts: TestOptions, credentials
     .withNewFile("junit/merged.xml", summary.mergedJUnit)
     .withNewFile("timings.json", summary.timingsJson)
     .withNewFile("summary.txt", summary.text)
-    .withNewFile("plan.json", JSON.stringify(plan.shardPlan, null, 2) + "\n");
+    .withNewFile("plan.json", JSON.stringify({ ...plan.shardPlan, coverage: plan.coverage }, null, 2) + "\n");
   for (const o of outcomes) report = report.withNewFile(`junit/shard-${o.index}.xml`, o.junit);
   console.log(summary.text);
   return new TestReport(report, summary.text, summary.failures, summary.brokenShards);

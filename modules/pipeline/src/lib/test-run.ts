@@ -7,6 +7,7 @@
 import { mergeJUnit } from "./junit.js";
 import { parseShardUnit, planShards, validateShardOptions, type ShardPlan } from "./shards.js";
 import { formatTestSummary, resolveTestSummary, type TestSummary } from "./test-summary.js";
+import { formatTimingCoverage, planTimingCoverage, runTimingCoverage, type TimingCoverage } from "./timing-coverage.js";
 import { formatKnapsackTimings, parseTimingsOrWarn, resolveTimings, type ResolvedTimings } from "./timings.js";
 
 export interface TestRunInput {
@@ -29,6 +30,8 @@ export interface TestRunPlan {
   /** The shard indices this call runs. */
   selected: number[];
   previous: ResolvedTimings;
+  /** How much of the plan rests on measured times, and from where. */
+  coverage: TimingCoverage;
   warnings: string[];
   /**
    * Per shard index: the split files whose examples unknown to the timings it also runs (the lowest
@@ -51,7 +54,8 @@ export function planTestRun(input: TestRunInput): TestRunPlan {
     splitExamples: input.splitExamples ?? true,
   });
   const selected = input.shardIndex >= 0 ? [input.shardIndex] : shardPlan.shards.map((s) => s.index);
-  return { shardPlan, selected, previous, warnings: previous.warnings, catchAll: planCatchAll(shardPlan, previous) };
+  const coverage = planTimingCoverage(timings, previous, { fileSizeFallback: Object.keys(input.fileSizes).length > 0 });
+  return { shardPlan, selected, previous, coverage, warnings: previous.warnings, catchAll: planCatchAll(shardPlan, previous) };
 }
 
 function planCatchAll(shardPlan: ShardPlan, previous: ResolvedTimings): TestRunPlan["catchAll"] {
@@ -81,6 +85,8 @@ export interface TestRunResult {
   failures: number;
   brokenShards: number;
   mergedJUnit: string;
+  /** The plan's timing coverage, with the examples that ran. */
+  coverage: TimingCoverage;
   /** Knapsack JSON for the next run: per example where ids are known, else per file. */
   timingsJson: string;
 }
@@ -98,14 +104,26 @@ export function summariseTestRun(plan: TestRunPlan, outcomes: readonly ShardOutc
   );
   const reports = outcomes.filter((o) => o.junit).map((o) => ({ xml: o.junit, name: `shard-${o.index}` }));
   const warnings = plan.warnings.length ? `\n\nTimings warnings:\n${plan.warnings.map((w) => `  ${w}`).join("\n")}` : "";
+  const coverage = runTimingCoverage(plan.coverage, plan.previous, ranExampleIds(outcomes));
   return {
     summary,
-    text: formatTestSummary(summary) + warnings,
+    coverage,
+    text: `${formatTestSummary(summary)}\n${formatTimingCoverage(coverage)}${warnings}`,
     failures: summary.totals.failures,
     brokenShards: summary.problems.length,
     mergedJUnit: mergeJUnit(reports, { name: "rspec" }),
     timingsJson: nextTimings(plan.previous, outcomes),
   };
+}
+
+/** The ids of the examples the shards ran, from their rspec JSON reports. */
+function ranExampleIds(outcomes: readonly ShardOutcome[]): string[] {
+  const ids: string[] = [];
+  for (const o of outcomes) {
+    if (!o.rspecJson) continue;
+    for (const f of parseTimingsOrWarn(o.rspecJson, `shard ${o.index} rspec.json`).files) ids.push(...(f.examples ?? []).map((e) => e.id));
+  }
+  return ids;
 }
 
 /**
