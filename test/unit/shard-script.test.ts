@@ -122,3 +122,65 @@ describe("shellQuote", () => {
     expect(echoed).toBe(word);
   });
 });
+
+describe("formatShardScript with --retries", () => {
+  /** rspec stand-in: the first run fails `spec/a_spec.rb[1:2]`; a rerun of it passes (or fails, `alwaysFails`). */
+  function flakyTools(opts: { alwaysFails?: boolean; loadError?: boolean }) {
+    const bin = mkdtempSync(path.join(os.tmpdir(), "fake-tools-"));
+    const log = path.join(bin, "calls.log");
+    const tool = (name: string, body: string) => {
+      writeFileSync(path.join(bin, name), `#!/usr/bin/env bash\necho "${name} $*" >> ${log}\n${body}\n`);
+      chmodSync(path.join(bin, name), 0o755);
+    };
+    tool("pg_isready", "exit 0");
+    tool("redis-cli", "echo PONG");
+    const failing = opts.loadError ? "[]" : `[{"id":"./spec/a_spec.rb[1:2]","status":"failed"},{"id":"./spec/a_spec.rb[1:1]","status":"passed"}]`;
+    tool(
+      "bundle",
+      `if [ "$2" = rake ]; then exit 0; fi
+rerun=0; for a in "$@"; do [ "$a" = "spec/a_spec.rb[1:2]" ] && rerun=1; done
+json='{"examples":${failing}}'; [ $rerun = 1 ] && json='{"examples":[{"id":"./spec/a_spec.rb[1:2]","status":"${opts.alwaysFails ? "failed" : "passed"}"}]}'
+prev=""; for a in "$@"; do if [ "$prev" = --out ]; then case "$a" in *.json) echo "$json" > "$a";; *) echo '<testsuite/>' > "$a";; esac; fi; prev="$a"; done
+[ $rerun = 1 ] && exit ${opts.alwaysFails ? 1 : 0}
+exit 1`,
+    );
+    return { bin, log };
+  }
+
+  function runWith(retries: number, opts: Parameters<typeof flakyTools>[0]) {
+    const { bin, log } = flakyTools(opts);
+    const out = mkdtempSync(path.join(os.tmpdir(), "shard-out-"));
+    const script = path.join(out, "shard.sh");
+    writeFileSync(script, formatShardScript({ ...base, units: ["spec/a_spec.rb"], outDir: out, retries }));
+    const res = spawnSync("bash", [script], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, encoding: "utf8" });
+    const rspecCalls = readFileSync(log, "utf8").trim().split("\n").filter((c) => c.includes("rspec"));
+    return { ...res, out, rspecCalls, attempts: readFileSync(path.join(out, "attempts"), "utf8").trim() };
+  }
+
+  it("reruns only the failed examples in a fresh process and exits 0 when they pass", () => {
+    const r = runWith(2, {});
+    expect(r.rspecCalls).toHaveLength(2);
+    expect(r.rspecCalls[1]).toMatch(/junit-retry-1\.xml .*rspec-retry-1\.json .*spec\/a_spec\.rb\[1:2\]$/);
+    expect(r.attempts).toBe("1");
+    expect(r.status).toBe(0);
+  });
+
+  it("stops after --retries attempts when the example keeps failing, and exits with the failure", () => {
+    const r = runWith(2, { alwaysFails: true });
+    expect(r.rspecCalls).toHaveLength(3);
+    expect(r.attempts).toBe("2");
+    expect(r.status).toBe(1);
+  });
+
+  it("does not retry a failure outside examples (no failed example: a load error is no flake)", () => {
+    const r = runWith(2, { loadError: true });
+    expect(r.rspecCalls).toHaveLength(1);
+    expect(r.attempts).toBe("0");
+    expect(r.status).toBe(1);
+  });
+
+  it("without --retries writes no retry loop", () => {
+    expect(formatShardScript(base)).not.toContain("failed-ids.rb");
+    expect(formatShardScript({ ...base, retries: 1 })).toContain("attempt < 1");
+  });
+});

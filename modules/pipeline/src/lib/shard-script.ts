@@ -4,6 +4,7 @@
  * load), run rspec on the shard's units with JUnit and progress output, record the wall time and
  * the exit code. It never exits early on failing examples: the caller collects the reports.
  */
+import { formatRetryLoop } from "./retry-script.js";
 import { shellCommand, shellQuote } from "./shell.js";
 
 export interface ShardScriptInput {
@@ -23,6 +24,8 @@ export interface ShardScriptInput {
    * so without this an example added to a split file would run on no shard at all.
    */
   catchAll?: Array<{ file: string; knownIds: string[] }>;
+  /** Rerun the failed examples in a fresh process up to this many times (default 0; lib/retry-script.ts). */
+  retries?: number;
 }
 
 /** Exit codes the script itself uses, distinct from rspec's 0/1. */
@@ -98,7 +101,11 @@ export function formatShardScript(input: ShardScriptInput): string {
       ...(catchAll.length > 0 ? ['  "${extra[@]}"'] : []),
     ].join(" \\\n"),
     "status=$?",
+    "first_end=$(date +%s.%N)",
+    ...formatRetryLoop(input.retries ?? 0),
     "end=$(date +%s.%N)",
+    // The retries' share of the wall time: what --retries costs.
+    `awk -v s="$first_end" -v e="$end" 'BEGIN { printf "%.3f\\n", e - s }' > "$out/retry-seconds"`,
     `awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f\\n", e - s }' > "$out/seconds"`,
     'echo "$status" > "$out/exit-code"',
     `echo "pipeline: shard ${input.shardIndex + 1}/${input.shardCount} finished with exit code $status in $(cat "$out/seconds")s"`,

@@ -5,6 +5,7 @@
  * call these, so they cannot disagree.
  */
 import { mergeJUnit } from "./junit.js";
+import { flakyExamples, formatAttemptsJUnit, formatFlakyExamples, resolveAttempts, type AttemptReport, type ExampleVerdict, type FlakyExample } from "./retries.js";
 import { parseShardUnit, planShards, validateShardOptions, type ShardPlan } from "./shards.js";
 import { formatTestSummary, resolveTestSummary, type TestSummary } from "./test-summary.js";
 import { formatTimingCoverage, planTimingCoverage, runTimingCoverage, type TimingCoverage } from "./timing-coverage.js";
@@ -77,6 +78,22 @@ export interface ShardOutcome {
   /** rspec's JSON report: per-example ids and run times. */
   rspecJson?: string;
   seconds?: number;
+  /** Reports of the retries of failed examples (`--retries`), attempt 1 first. */
+  retries?: AttemptReport[];
+  /** Wall seconds the retries took. */
+  retrySeconds?: number;
+}
+
+/** One example of the run, as `examples.json` in the report lists it. */
+export interface ExampleRecord {
+  id?: string;
+  file?: string;
+  name: string;
+  verdict: ExampleVerdict;
+  /** The shard (static plan) or queue worker that ran it. */
+  shard: number;
+  attempts: number;
+  seconds: number;
 }
 
 export interface TestRunResult {
@@ -85,6 +102,10 @@ export interface TestRunResult {
   failures: number;
   brokenShards: number;
   mergedJUnit: string;
+  /** Every example with its verdict and the shard that ran it. */
+  examples: ExampleRecord[];
+  /** Examples that failed, then passed on a retry: listed apart, never counted as passed. */
+  flaky: FlakyExample[];
   /** The plan's timing coverage, with the examples that ran. */
   coverage: TimingCoverage;
   /** Knapsack JSON for the next run: per example where ids are known, else per file. */
@@ -92,27 +113,64 @@ export interface TestRunResult {
 }
 
 export function summariseTestRun(plan: TestRunPlan, outcomes: readonly ShardOutcome[]): TestRunResult {
+  const attempts = outcomes.map(withAttempts);
   const summary = resolveTestSummary(
-    outcomes.map((o) => ({
+    attempts.map(({ outcome: o, junit }) => ({
       index: o.index,
       units: plan.shardPlan.shards[o.index]!.units,
       predictedSeconds: plan.shardPlan.shards[o.index]!.predictedSeconds,
-      junit: o.junit || undefined,
+      junit: junit || undefined,
       wallSeconds: o.seconds,
       exitCode: o.exitCode,
     })),
   );
-  const reports = outcomes.filter((o) => o.junit).map((o) => ({ xml: o.junit, name: `shard-${o.index}` }));
+  const reports = attempts.filter((a) => a.junit).map((a) => ({ xml: a.junit, name: `shard-${a.outcome.index}` }));
+  const flaky = attempts.flatMap((a) => flakyExamples(a.outcome.index, a.examples));
+  // A flaky example's testcase passes in JUnit (Surefire's convention); the summary never counts it as passed.
+  if (flaky.length > 0) {
+    summary.totals = { ...summary.totals, passed: summary.totals.passed - flaky.length, flaky: flaky.length };
+    for (const s of summary.shards) s.passed -= flaky.filter((f) => f.shardIndex === s.index).length;
+  }
+  const flakyText = flaky.length ? `\n\n${formatFlakyExamples(flaky)}` : "";
   const warnings = plan.warnings.length ? `\n\nTimings warnings:\n${plan.warnings.map((w) => `  ${w}`).join("\n")}` : "";
   const coverage = runTimingCoverage(plan.coverage, plan.previous, ranExampleIds(outcomes));
   return {
     summary,
     coverage,
-    text: `${formatTestSummary(summary)}\n${formatTimingCoverage(coverage)}${warnings}`,
+    text: `${formatTestSummary(summary)}${flakyText}\n${formatTimingCoverage(coverage)}${warnings}`,
+    examples: attempts.flatMap((a) => a.examples.map((e) => exampleRecord(a.outcome.index, e))),
+    flaky,
     failures: summary.totals.failures,
     brokenShards: summary.problems.length,
     mergedJUnit: mergeJUnit(reports, { name: "rspec" }),
     timingsJson: nextTimings(plan.previous, outcomes),
+  };
+}
+
+/**
+ * A shard's attempts resolved per example; its JUnit rewritten with every attempt and the example ids
+ * when rspec's JSON report was written (else kept as it was: an unreadable one is reported as such).
+ */
+function withAttempts(outcome: ShardOutcome): { outcome: ShardOutcome; junit: string; examples: ReturnType<typeof resolveAttempts> } {
+  if (!outcome.junit || (!outcome.rspecJson && !outcome.retries?.length)) return { outcome, junit: outcome.junit, examples: [] };
+  try {
+    const examples = resolveAttempts([{ junit: outcome.junit, rspecJson: outcome.rspecJson }, ...(outcome.retries ?? [])], `shard ${outcome.index} JUnit report`);
+    return { outcome, junit: formatAttemptsJUnit(examples, { name: `shard-${outcome.index}` }), examples };
+  } catch {
+    return { outcome, junit: outcome.junit, examples: [] };
+  }
+}
+
+function exampleRecord(shard: number, e: ReturnType<typeof resolveAttempts>[number]): ExampleRecord {
+  const first = e.attempts[0]!;
+  return {
+    ...(e.id ? { id: e.id } : {}),
+    ...(first.file ? { file: first.file } : {}),
+    name: first.name,
+    verdict: e.verdict,
+    shard,
+    attempts: e.attempts.length,
+    seconds: first.time,
   };
 }
 
