@@ -66,7 +66,7 @@ describe("dagger call surface", () => {
       withRegistryAuth: ["username", "password"],
       withGitCredentials: ["sshKey", "token"],
       plan: ["branch", "tag", "sha", "env", "format", "checkRegistry"],
-      test: ["shards", "shardIndex", "timings"],
+      test: ["shards", "shardIndex", "timings", "retries"],
       lint: [],
       baseImage: ["branch", "tag", "sha", "env"],
       appImage: ["branch", "tag", "sha", "env"],
@@ -86,6 +86,7 @@ describe("dagger call surface", () => {
     ["test", "shards", "INTEGER_KIND", 8, false],
     ["test", "shardIndex", "INTEGER_KIND", undefined, true],
     ["test", "timings", "OBJECT_KIND", undefined, true],
+    ["test", "retries", "INTEGER_KIND", 0, false],
     ["deploy", "dryRun", "BOOLEAN_KIND", false, false],
     ["deploy", "env", "STRING_KIND", "", false],
     ["encryptValue", "value", "OBJECT_KIND", undefined, false],
@@ -116,7 +117,9 @@ describe("dagger call surface", () => {
 
   it("the test report exports its directory and fails through check", () => {
     const report = mod.objects.TestReport as unknown as { properties: Record<string, unknown>; methods: Record<string, unknown> };
-    expect(Object.keys(report.properties)).toEqual(["report", "summary", "failures", "brokenShards"]);
+    expect(Object.keys(report.properties)).toEqual(["report", "summary", "failures", "brokenShards", "flaky"]);
     expect(Object.keys(report.methods)).toEqual(["check"]);
+    const check = (report.methods as Record<string, { arguments: Record<string, { type: { kind: string }; defaultValue: unknown }> }>).check!;
+    expect(check.arguments.failOnFlaky).toMatchObject({ type: { kind: "BOOLEAN_KIND" }, defaultValue: false });
   });
 });

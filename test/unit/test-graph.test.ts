@@ -13,7 +13,8 @@ const junitFor = (failures: number) =>
   `<testcase classname="spec.models.m00_spec" name="works" file="./spec/models/m00_spec.rb" time="0.5"></testcase>` +
   `<testcase classname="spec.models.m01_spec" name="fails" file="./spec/models/m01_spec.rb" time="1.0">${failures ? '<failure message="expected 1 got 2" type="RSpec::Expectations::ExpectationNotMetError">spec/models/m01_spec.rb:7</failure>' : ""}</testcase></testsuite>`;
 
-function answers(opts: { failShard?: number; hasTimings?: boolean }) {
+function answers(opts: { failShard?: number; hasTimings?: boolean; retriedShard?: number }) {
+  const retried = (query: string) => /shard-(\d+)-of/.exec(query)?.[1] === String(opts.retriedShard);
   return (field: string, query: string): unknown => {
     const last = lastPath(query);
     switch (field) {
@@ -24,10 +25,11 @@ function answers(opts: { failShard?: number; hasTimings?: boolean }) {
       case "size":
         return 1000;
       case "entries":
-        return ["junit.xml", "rspec.json", "seconds"];
+        return ["junit.xml", "rspec.json", "seconds", ...(retried(query) ? ["attempts", "junit-retry-1.xml", "retry-seconds"] : [])];
       case "exitCode": {
         const shard = /shard-(\d+)-of/.exec(query)?.[1];
-        return shard !== undefined && Number(shard) === opts.failShard ? 1 : 0;
+        // A retried shard's script exits with its last attempt's code: the retry passed.
+        return shard !== undefined && Number(shard) === opts.failShard && !retried(query) ? 1 : 0;
       }
       case "contents": {
         if (last === "Dockerfile.base") return "ARG RUBY_IMAGE\nFROM ${RUBY_IMAGE}\nRUN bundle config set --local without 'development test' # remove-for-dev\nRUN bundle install\n";
@@ -35,6 +37,9 @@ function answers(opts: { failShard?: number; hasTimings?: boolean }) {
         if (last === "junit.xml") return junitFor(/shard-(\d+)-of/.exec(query)?.[1] === String(opts.failShard) ? 1 : 0);
         if (last === "rspec.json") return JSON.stringify({ examples: [{ id: "./spec/models/m00_spec.rb[1:1]", file_path: "./spec/models/m00_spec.rb", run_time: 0.5 }] });
         if (last === "seconds") return "2.5\n";
+        if (last === "attempts") return "1\n";
+        if (last === "retry-seconds") return "1.2\n";
+        if (last === "junit-retry-1.xml") return junitFor(0).replace(/<testcase classname="spec.models.m00_spec".*?<\/testcase>/, "");
         return "gem 'rails'\n";
       }
       case "plaintext":
@@ -113,6 +118,25 @@ describe("dagger call test (recorded graph)", () => {
     expect(report!.summary).toContain("FAILED");
     expect(report!.summary).toContain("spec/models/m01_spec.rb");
     expect(() => report!.check()).toThrow("[TESTS_FAILED]");
+  });
+
+  it("--retries: the shard script reruns failures; an example that passes on a retry is flaky, failing check only with --fail-on-flaky", async () => {
+    let report: Awaited<ReturnType<typeof runTests>> | undefined;
+    const queries = await record({ failShard: 1, retriedShard: 1 }, async () => {
+      report = await runTests(dag.host().directory("/app"), { shards: 2, shardIndex: -1, retries: 2 });
+    });
+    expect(queries.join("\n")).toContain("attempt<2");
+    expect(report!.failures).toBe(0);
+    expect(report!.flaky).toBe(1);
+    expect(report!.summary).toContain("Flaky: failed, then passed on a retry (1)");
+    expect(report!.check()).toContain("1 flaky");
+    expect(() => report!.check(true)).toThrow("[TESTS_FAILED]");
+  });
+
+  it("rejects --retries out of range before building anything", async () => {
+    rec = await installRecorder(answers({}));
+    await expect(runTests(dag.host().directory("/app"), { shards: 2, shardIndex: -1, retries: -1 })).rejects.toThrow("--retries -1 must be a whole number from 0 to 5");
+    expect(rec.expanded().some((q) => q.includes("withExec"))).toBe(false);
   });
 
   it("passes check when every shard is green", async () => {

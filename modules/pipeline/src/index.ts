@@ -209,6 +209,7 @@ export class Pipeline {
    * Example: dagger call test --shards 8
    * Example: dagger call test --source . --shards 8 report export --path test_results
    * Example: dagger call test --shards $CIRCLE_NODE_TOTAL --shard-index $CIRCLE_NODE_INDEX --timings ./timings.json check
+   * Example: dagger call test --shards 8 --retries 2 check
    */
   @func()
   async test(
@@ -220,8 +221,10 @@ export class Pipeline {
     shardIndex?: number,
     /** Previous timings: timings.json from an earlier run, a JUnit XML, a knapsack report or a parallel_tests log. Default: the app's committed test.timingsFile, else file sizes. */
     timings?: File,
+    /** Rerun each shard's failed examples in a fresh process up to this many times; an example that then passes is reported flaky, never passed (Example: dagger call test --retries 2 check). */
+    retries = 0,
   ): Promise<TestReport> {
-    return runTests(source, { shards, shardIndex: shardIndex ?? -1, timings }, this.credentials());
+    return runTests(source, { shards, shardIndex: shardIndex ?? -1, timings, retries }, this.credentials());
   }
 
   /**

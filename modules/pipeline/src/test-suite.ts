@@ -13,8 +13,9 @@ import { baseImageContainer, buildSecrets } from "./images.js";
 import { planBaseImageBuild } from "./lib/image-build.js";
 import type { PipelineConfig } from "./lib/config.js";
 import { PipelineError } from "./lib/errors.js";
+import { readRetryReports, validateRetries } from "./lib/retries.js";
 import { formatShardScript } from "./lib/shard-script.js";
-import { planTestRun, summariseTestRun, type ShardOutcome, type TestRunPlan } from "./lib/test-run.js";
+import { formatExamplesJson, planTestRun, summariseTestRun, type ShardOutcome, type TestRunPlan } from "./lib/test-run.js";
 import { readConfig, readDependencyFiles } from "./source.js";
 import { TestReport } from "./test-report.js";
 
@@ -23,6 +24,8 @@ export interface TestOptions {
   /** -1: every shard in this call; otherwise only this one (CI parallelism across machines). */
   shardIndex: number;
   timings?: File;
+  /** Rerun each shard's failed examples in a fresh process up to this many times (0: no retries). */
+  retries?: number;
 }
 
 const OUT = "/pipeline/out";
@@ -66,11 +69,12 @@ async function readTestInputs(source: Directory, config: PipelineConfig, timings
 
 /** Run the shards (all, or one) and collect their reports. Never throws on failing examples. */
 export async function runTests(source: Directory, opts: TestOptions, credentials: RunCredentials = { aws: {} }): Promise<TestReport> {
+  validateRetries(opts.retries ?? 0);
   const config = await readConfig(source);
   const inputs = await readTestInputs(source, config, opts.timings);
   const plan = planTestRun({ ...inputs, shards: opts.shards, shardIndex: opts.shardIndex });
   const runner = await testRunner(source, config, credentials);
-  const outcomes = await Promise.all(plan.selected.map((index) => runShard(runner, config, plan, index)));
+  const outcomes = await Promise.all(plan.selected.map((index) => runShard(runner, config, plan, index, opts)));
   const summary = summariseTestRun(plan, outcomes);
 
   let report = dag
@@ -79,12 +83,13 @@ export async function runTests(source: Directory, opts: TestOptions, credentials
     .withNewFile("timings.json", summary.timingsJson)
     .withNewFile("summary.txt", summary.text)
     .withNewFile("plan.json", JSON.stringify({ ...plan.shardPlan, coverage: plan.coverage }, null, 2) + "\n");
+  report = report.withNewFile("examples.json", formatExamplesJson(summary.examples));
   for (const o of outcomes) report = report.withNewFile(`junit/shard-${o.index}.xml`, o.junit);
   console.log(summary.text);
-  return new TestReport(report, summary.text, summary.failures, summary.brokenShards);
+  return new TestReport(report, summary.text, summary.failures, summary.brokenShards, summary.flaky.length);
 }
 
-async function runShard(runner: Container, config: PipelineConfig, plan: TestRunPlan, index: number): Promise<ShardOutcome> {
+async function runShard(runner: Container, config: PipelineConfig, plan: TestRunPlan, index: number, opts: TestOptions): Promise<ShardOutcome> {
   const shard = plan.shardPlan.shards[index];
   const label = `shard-${index}-of-${plan.shardPlan.shards.length}`;
   // The label makes each shard's services distinct; identical definitions would be merged into one.
@@ -110,6 +115,7 @@ async function runShard(runner: Container, config: PipelineConfig, plan: TestRun
     outDir: OUT,
     postgres: { host: "postgres", port: 5432 },
     redis: { host: "redis", port: 6379 },
+    retries: opts.retries ?? 0,
   });
   const ran = runner
     .withServiceBinding("postgres", postgres)
@@ -125,7 +131,8 @@ async function runShard(runner: Container, config: PipelineConfig, plan: TestRun
   const entries = await out.entries();
   const read = async (name: string) => (entries.includes(name) ? out.file(name).contents() : undefined);
   const [junit, rspecJson, seconds] = await Promise.all([read("junit.xml"), read("rspec.json"), read("seconds")]);
-  return { index, exitCode, output: stdout, junit: junit ?? "", rspecJson, seconds: seconds === undefined ? undefined : Number(seconds) };
+  const retries = await readRetryReports(read);
+  return { index, exitCode, output: stdout, junit: junit ?? "", rspecJson, seconds: seconds === undefined ? undefined : Number(seconds), ...retries };
 }
 
 /** Run the configured linter (rubocop) in the same image the tests use. */

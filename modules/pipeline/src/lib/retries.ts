@@ -13,7 +13,20 @@
  * each with a `<stackTrace>` (surefire-test-report-3.0.xsd; maven.apache.org/surefire/
  * maven-surefire-plugin/examples/rerun-failing-tests.html). One `<testcase>` per example.
  */
+import { PipelineError } from "./errors.js";
 import { escapeXml, normaliseSpecPath, parseJUnit, type TestCase } from "./junit.js";
+
+/** More than this many reruns of a failing example only hides a real failure longer. */
+export const MAX_RETRIES = 5;
+
+/** `--retries` must be a whole number from 0 to MAX_RETRIES. */
+export function validateRetries(retries: number): void {
+  if (!Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES) {
+    throw new PipelineError("ARGUMENT_INVALID", `--retries ${retries} must be a whole number from 0 to ${MAX_RETRIES}`, {
+      hint: "pass --retries 0 (no retries) up to 5; an example that fails more often than that is not flaky, it is failing",
+    });
+  }
+}
 
 export type ExampleVerdict = "passed" | "failed" | "flaky" | "skipped";
 
@@ -34,6 +47,22 @@ export interface ExampleOutcome {
 /** The files a shard's retries write, attempt k >= 1 (the first pass writes junit.xml and rspec.json). */
 export function retryReportFiles(attempt: number | string): { junit: string; rspecJson: string } {
   return { junit: `junit-retry-${attempt}.xml`, rspecJson: `rspec-retry-${attempt}.json` };
+}
+
+/**
+ * A shard's retry reports and the seconds they took, read through `read` (a file of the shard's out
+ * folder, undefined when missing): the same for the Dagger graph and the local runner.
+ */
+export async function readRetryReports(read: (name: string) => Promise<string | undefined>): Promise<{ retries?: AttemptReport[]; retrySeconds?: number }> {
+  const count = Number((await read("attempts"))?.trim() ?? "0");
+  const retries: AttemptReport[] = [];
+  for (let k = 1; k <= count; k++) {
+    const files = retryReportFiles(k);
+    const [junit, rspecJson] = await Promise.all([read(files.junit), read(files.rspecJson)]);
+    retries.push({ junit: junit ?? "", ...(rspecJson ? { rspecJson } : {}) });
+  }
+  const seconds = await read("retry-seconds");
+  return { ...(retries.length ? { retries } : {}), ...(seconds !== undefined && count > 0 ? { retrySeconds: Number(seconds) } : {}) };
 }
 
 interface RspecJsonExample {

@@ -174,6 +174,11 @@ function exampleRecord(shard: number, e: ReturnType<typeof resolveAttempts>[numb
   };
 }
 
+/** `examples.json` of the report: one line per example, so a later `--only-failures` and people can read it. */
+export function formatExamplesJson(examples: readonly ExampleRecord[]): string {
+  return `{"examples": [\n${examples.map((e) => `  ${JSON.stringify(e)}`).join(",\n")}\n]}\n`;
+}
+
 /** The ids of the examples the shards ran, from their rspec JSON reports. */
 function ranExampleIds(outcomes: readonly ShardOutcome[]): string[] {
   const ids: string[] = [];
