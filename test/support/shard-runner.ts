@@ -8,6 +8,7 @@ import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { readSpecFiles } from "../../modules/pipeline/cli/shards.js";
 import { parseConfig } from "../../modules/pipeline/src/lib/config.js";
+import { readRetryReports } from "../../modules/pipeline/src/lib/retries.js";
 import { formatShardScript } from "../../modules/pipeline/src/lib/shard-script.js";
 import type { ShardOutcome, TestRunInput, TestRunPlan } from "../../modules/pipeline/src/lib/test-run.js";
 import { REPO_ROOT } from "./introspect.js";
@@ -21,9 +22,14 @@ export interface ShardRun {
   shardCount: number;
   units: string[];
   catchAll?: Array<{ file: string; knownIds: string[] }>;
+  /** Rerun failed examples up to this many times (`--retries`). */
+  retries?: number;
+  /** The app to run (default the example app). */
+  appDir?: string;
 }
 
-export const shardOf = (plan: TestRunPlan, index: number): ShardRun => ({
+export const shardOf = (plan: TestRunPlan, index: number, extra: Pick<ShardRun, "retries" | "appDir"> = {}): ShardRun => ({
+  ...extra,
   index,
   shardCount: plan.shardPlan.shards.length,
   units: plan.shardPlan.shards[index]!.units,
@@ -39,7 +45,7 @@ export async function readExampleInputs(): Promise<Pick<TestRunInput, "specFiles
 }
 
 /** Run one shard with its own services; they are stopped when it ends. Never throws on failing examples. */
-export async function runShard({ index, shardCount, units, catchAll }: ShardRun, outRoot: string): Promise<ShardOutcome> {
+export async function runShard({ index, shardCount, units, catchAll, retries, appDir }: ShardRun, outRoot: string): Promise<ShardOutcome> {
   const [pg, redis] = await Promise.all([startPostgres({ database: `blinker_test_${index}` }), startRedis()]);
   try {
     const outDir = path.join(outRoot, `shard-${index}`);
@@ -55,18 +61,20 @@ export async function runShard({ index, shardCount, units, catchAll }: ShardRun,
         outDir,
         postgres: { host: "127.0.0.1", port: pg.port },
         redis: { host: "127.0.0.1", port: redis.port },
+        retries: retries ?? 0,
       }),
     );
     const env = { ...process.env, RAILS_ENV: "test", DATABASE_URL: pg.url, REDIS_URL: redis.url, TEST_SHARD: `shard-${index}-of-${shardCount}` };
-    const child = spawn("bash", [script], { cwd: EXAMPLE_APP, env });
+    const child = spawn("bash", [script], { cwd: appDir ?? EXAMPLE_APP, env });
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));
     const exitCode: number = await new Promise((resolve) => child.on("close", (code) => resolve(code ?? -1)));
     const read = (f: string) => readFile(path.join(outDir, f), "utf8").catch(() => undefined);
     const [junit, rspecJson, seconds] = await Promise.all([read("junit.xml"), read("rspec.json"), read("seconds")]);
+    const retried = await readRetryReports(read);
     if (exitCode !== 0) console.error(`shard ${index} output:\n${output}`);
-    return { index, exitCode, output, junit: junit ?? "", rspecJson, seconds: seconds === undefined ? undefined : Number(seconds) };
+    return { index, exitCode, output, junit: junit ?? "", rspecJson, seconds: seconds === undefined ? undefined : Number(seconds), ...retried };
   } finally {
     await Promise.all([pg.stop(), redis.stop()]);
   }
