@@ -19,7 +19,7 @@ function answers(opts: { failShard?: number; hasTimings?: boolean; retriedShard?
     const last = lastPath(query);
     switch (field) {
       case "exists":
-        return ["Gemfile", "Gemfile.lock", "Dockerfile.base"].includes(last) || (last === "spec/timings.json" && opts.hasTimings !== false);
+        return ["Gemfile", "Gemfile.lock", "Dockerfile.base", "examples.json"].includes(last) || (last === "spec/timings.json" && opts.hasTimings !== false);
       case "glob":
         return SPECS;
       case "size":
@@ -38,6 +38,7 @@ function answers(opts: { failShard?: number; hasTimings?: boolean; retriedShard?
         if (last === "rspec.json") return JSON.stringify({ examples: [{ id: "./spec/models/m00_spec.rb[1:1]", file_path: "./spec/models/m00_spec.rb", run_time: 0.5 }] });
         if (last === "seconds") return "2.5\n";
         if (last === "attempts") return "1\n";
+        if (last === "examples.json") return '{"examples": [{"id":"spec/models/m03_spec.rb[1:2]","verdict":"failed"},{"id":"spec/models/m04_spec.rb[1:1]","verdict":"passed"}]}\n';
         if (last === "retry-seconds") return "1.2\n";
         if (last === "junit-retry-1.xml") return junitFor(0).replace(/<testcase classname="spec.models.m00_spec".*?<\/testcase>/, "");
         return "gem 'rails'\n";
@@ -131,6 +132,21 @@ describe("dagger call test (recorded graph)", () => {
     expect(report!.summary).toContain("Flaky: failed, then passed on a retry (1)");
     expect(report!.check()).toContain("1 flaky");
     expect(() => report!.check(true)).toThrow("[TESTS_FAILED]");
+  });
+
+  it("--only-failures --previous runs just the failed example ids", async () => {
+    const queries = await record({}, () =>
+      runTests(dag.host().directory("/app"), { shards: 4, shardIndex: -1, onlyFailures: true, previous: dag.host().directory("/test_results") }),
+    );
+    const scripts = shardExecs(queries).join("\n");
+    expect(scripts).toContain("spec/models/m03_spec.rb[1:2]");
+    expect(scripts).not.toContain("m04_spec.rb");
+    expect(scripts).not.toContain("m00_spec.rb");
+  });
+
+  it("--only-failures without --previous is an error naming both flags", async () => {
+    rec = await installRecorder(answers({}));
+    await expect(runTests(dag.host().directory("/app"), { shards: 2, shardIndex: -1, onlyFailures: true })).rejects.toThrow("--only-failures needs --previous");
   });
 
   it("rejects --retries out of range before building anything", async () => {

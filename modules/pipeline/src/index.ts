@@ -210,6 +210,7 @@ export class Pipeline {
    * Example: dagger call test --source . --shards 8 report export --path test_results
    * Example: dagger call test --shards $CIRCLE_NODE_TOTAL --shard-index $CIRCLE_NODE_INDEX --timings ./timings.json check
    * Example: dagger call test --shards 8 --retries 2 check
+   * Example: dagger call test --only-failures --previous ./test_results check
    */
   @func()
   async test(
@@ -223,8 +224,12 @@ export class Pipeline {
     timings?: File,
     /** Rerun each shard's failed examples in a fresh process up to this many times; an example that then passes is reported flaky, never passed (Example: dagger call test --retries 2 check). */
     retries = 0,
+    /** Run only the examples that failed in --previous, by example id (Example: dagger call test --only-failures --previous ./test_results check). */
+    onlyFailures = false,
+    /** The report directory of an earlier run (exported with `report export --path test_results`), or a folder of its JUnit XML; read with --only-failures. */
+    previous?: Directory,
   ): Promise<TestReport> {
-    return runTests(source, { shards, shardIndex: shardIndex ?? -1, timings, retries }, this.credentials());
+    return runTests(source, { shards, shardIndex: shardIndex ?? -1, timings, retries, onlyFailures, previous }, this.credentials());
   }
 
   /**

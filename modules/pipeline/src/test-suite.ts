@@ -16,6 +16,8 @@ import { PipelineError } from "./lib/errors.js";
 import { readRetryReports, validateRetries } from "./lib/retries.js";
 import { formatShardScript } from "./lib/shard-script.js";
 import { formatExamplesJson, planTestRun, summariseTestRun, type ShardOutcome, type TestRunPlan } from "./lib/test-run.js";
+import { resolvePreviousFailures } from "./lib/only-failures.js";
+import { readPreviousReport } from "./previous-report.js";
 import { readConfig, readDependencyFiles } from "./source.js";
 import { TestReport } from "./test-report.js";
 
@@ -26,6 +28,9 @@ export interface TestOptions {
   timings?: File;
   /** Rerun each shard's failed examples in a fresh process up to this many times (0: no retries). */
   retries?: number;
+  /** Run only the examples that failed in `previous` (`--only-failures --previous`). */
+  onlyFailures?: boolean;
+  previous?: Directory;
 }
 
 const OUT = "/pipeline/out";
@@ -70,9 +75,16 @@ async function readTestInputs(source: Directory, config: PipelineConfig, timings
 /** Run the shards (all, or one) and collect their reports. Never throws on failing examples. */
 export async function runTests(source: Directory, opts: TestOptions, credentials: RunCredentials = { aws: {} }): Promise<TestReport> {
   validateRetries(opts.retries ?? 0);
+  if (opts.onlyFailures && !opts.previous) {
+    throw new PipelineError("ARGUMENT_INVALID", "--only-failures needs --previous: the report of the run whose failures to rerun", {
+      hint: "export the failed run's report (dagger call test ... report export --path test_results) and pass --previous ./test_results",
+    });
+  }
   const config = await readConfig(source);
   const inputs = await readTestInputs(source, config, opts.timings);
-  const plan = planTestRun({ ...inputs, shards: opts.shards, shardIndex: opts.shardIndex });
+  const failed = opts.onlyFailures && opts.previous ? resolvePreviousFailures(await readPreviousReport(opts.previous)) : undefined;
+  const plan = planTestRun({ ...inputs, shards: opts.shards, shardIndex: opts.shardIndex, ...(failed ? { onlyExamples: failed.ids } : {}) });
+  plan.warnings.push(...(failed?.warnings ?? []));
   const runner = await testRunner(source, config, credentials);
   const outcomes = await Promise.all(plan.selected.map((index) => runShard(runner, config, plan, index, opts)));
   const summary = summariseTestRun(plan, outcomes);

@@ -4,7 +4,9 @@
  * (merged JUnit, next run's timings, summary). The Dagger wiring and the integration test both
  * call these, so they cannot disagree.
  */
+import { PipelineError } from "./errors.js";
 import { mergeJUnit } from "./junit.js";
+import { narrowUnits, restrictToExamples } from "./only-failures.js";
 import { flakyExamples, formatAttemptsJUnit, formatFlakyExamples, resolveAttempts, type AttemptReport, type ExampleVerdict, type FlakyExample } from "./retries.js";
 import { parseShardUnit, planShards, validateShardOptions, type ShardPlan } from "./shards.js";
 import { formatTestSummary, resolveTestSummary, type TestSummary } from "./test-summary.js";
@@ -24,6 +26,8 @@ export interface TestRunInput {
   shardIndex: number;
   /** Split a file that alone exceeds total/shards by its example ids (default true). */
   splitExamples?: boolean;
+  /** `--only-failures`: run just these example ids (or files) from the previous run's failures. */
+  onlyExamples?: readonly string[];
 }
 
 export interface TestRunPlan {
@@ -39,6 +43,8 @@ export interface TestRunPlan {
    * shard holding part of the file), so an example added since the timings ran somewhere.
    */
   catchAll: Record<number, Array<{ file: string; knownIds: string[] }>>;
+  /** True for `--only-failures`: the run measures only some examples of a file. */
+  partial?: boolean;
 }
 
 /** Bytes per second of spec file, for the size fallback: only the ratios between files matter. */
@@ -49,14 +55,19 @@ export function planTestRun(input: TestRunInput): TestRunPlan {
   const timings = parseTimingsOrWarn(input.timingsText, input.timingsSource);
   const fallbackSeconds = Object.fromEntries(Object.entries(input.fileSizes).map(([f, bytes]) => [f, Math.max(bytes, 1) / BYTES_PER_SECOND]));
   const previous = resolveTimings(timings, input.specFiles, { fallbackSeconds });
-  const shardPlan = planShards(previous.files, {
-    shards: input.shards,
-    ...(input.shardIndex >= 0 ? { shardIndex: input.shardIndex } : {}),
-    splitExamples: input.splitExamples ?? true,
-  });
+  const only = input.onlyExamples ? restrictToExamples(previous.files, input.onlyExamples) : undefined;
+  if (only && only.files.length === 0) {
+    throw new PipelineError("SHARD_PLAN_INVALID", "--only-failures: the previous run has no failed example that still exists, so there is nothing to rerun", {
+      hint: "drop --only-failures to run the whole suite, or pass the report of the run that failed with --previous",
+    });
+  }
+  const options = { shards: input.shards, ...(input.shardIndex >= 0 ? { shardIndex: input.shardIndex } : {}), splitExamples: input.splitExamples ?? true };
+  const shardPlan = only ? narrowUnits(planShards(only.files, options), only.files) : planShards(previous.files, options);
   const selected = input.shardIndex >= 0 ? [input.shardIndex] : shardPlan.shards.map((s) => s.index);
   const coverage = planTimingCoverage(timings, previous, { fileSizeFallback: Object.keys(input.fileSizes).length > 0 });
-  return { shardPlan, selected, previous, coverage, warnings: previous.warnings, catchAll: planCatchAll(shardPlan, previous) };
+  // Rerunning failures runs exactly the failed ids: no catch-all for examples added since the timings.
+  const catchAll = only ? {} : planCatchAll(shardPlan, previous);
+  return { shardPlan, selected, previous, coverage, warnings: [...previous.warnings, ...(only?.warnings ?? [])], catchAll, ...(only ? { partial: true } : {}) };
 }
 
 function planCatchAll(shardPlan: ShardPlan, previous: ResolvedTimings): TestRunPlan["catchAll"] {
@@ -143,7 +154,7 @@ export function summariseTestRun(plan: TestRunPlan, outcomes: readonly ShardOutc
     failures: summary.totals.failures,
     brokenShards: summary.problems.length,
     mergedJUnit: mergeJUnit(reports, { name: "rspec" }),
-    timingsJson: nextTimings(plan.previous, outcomes),
+    timingsJson: nextTimings(plan.previous, outcomes, { partial: plan.partial ?? false }),
   };
 }
 
@@ -193,7 +204,7 @@ function ranExampleIds(outcomes: readonly ShardOutcome[]): string[] {
  * The timings the next run plans with: what this run measured (per example, from rspec's JSON),
  * and for files this call did not run (a single --shard-index) the previous measurement.
  */
-export function nextTimings(previous: ResolvedTimings, outcomes: readonly ShardOutcome[]): string {
+export function nextTimings(previous: ResolvedTimings, outcomes: readonly ShardOutcome[], options: { partial?: boolean } = {}): string {
   const measured = new Map<string, Array<{ key: string; seconds: number }>>();
   for (const o of outcomes) {
     if (!o.rspecJson) continue;
@@ -207,7 +218,14 @@ export function nextTimings(previous: ResolvedTimings, outcomes: readonly ShardO
   const out: Array<{ path: string; seconds: number }> = [];
   for (const [, entries] of measured) out.push(...entries.map((e) => ({ path: e.key, seconds: e.seconds })));
   for (const f of previous.files) {
-    if (measured.has(f.path) || f.estimated) continue;
+    if (f.estimated) continue;
+    if (measured.has(f.path)) {
+      // A partial run (--only-failures) measured some examples of the file: keep the others' times.
+      if (!options.partial || !f.examples) continue;
+      const fresh = new Set(measured.get(f.path)!.map((e) => e.key));
+      out.push(...f.examples.filter((e) => !fresh.has(e.id)).map((e) => ({ path: e.id, seconds: e.seconds })));
+      continue;
+    }
     if (f.examples) out.push(...f.examples.map((e) => ({ path: e.id, seconds: e.seconds })));
     else out.push({ path: f.path, seconds: f.seconds });
   }
