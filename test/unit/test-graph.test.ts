@@ -3,6 +3,7 @@
  */
 import { dag } from "@dagger.io/dagger";
 import { beforeAll, describe, expect, it } from "vitest";
+import { TestStrategy } from "../../modules/pipeline/src/test-strategy.js";
 import { runTests } from "../../modules/pipeline/src/test-suite.js";
 import { countOf, installRecorder, lastPath, type Recorder } from "../support/dagger-recorder.js";
 
@@ -25,7 +26,7 @@ function answers(opts: { failShard?: number; hasTimings?: boolean; retriedShard?
       case "size":
         return 1000;
       case "entries":
-        return ["junit.xml", "rspec.json", "seconds", ...(retried(query) ? ["attempts", "junit-retry-1.xml", "retry-seconds"] : [])];
+        return ["junit.xml", "rspec.json", "seconds", "batches.json", ...Array.from({ length: 40 }, (_, id) => `batch-${id}.xml`), ...(retried(query) ? ["attempts", "junit-retry-1.xml", "retry-seconds"] : [])];
       case "exitCode": {
         const shard = /shard-(\d+)-of/.exec(query)?.[1];
         // A retried shard's script exits with its last attempt's code: the retry passed.
@@ -38,6 +39,16 @@ function answers(opts: { failShard?: number; hasTimings?: boolean; retriedShard?
         if (last === "rspec.json") return JSON.stringify({ examples: [{ id: "./spec/models/m00_spec.rb[1:1]", file_path: "./spec/models/m00_spec.rb", run_time: 0.5 }] });
         if (last === "seconds") return "2.5\n";
         if (last === "attempts") return "1\n";
+        if (last === "batches.json") {
+          // Queue mode: worker i finished the batches whose id is i modulo 4.
+          const worker = Number(/worker-(\d+)/.exec(query)?.[1] ?? -1);
+          const ids = Array.from({ length: 40 }, (_, id) => id).filter((id) => id % 4 === worker);
+          return JSON.stringify({ worker: `worker-${worker}`, batches: ids.map((id) => ({ id, units: [SPECS[id % SPECS.length]], seconds: 1, exitCode: 0 })) });
+        }
+        if (/^batch-\d+\.xml$/.test(last)) {
+          const spec = SPECS[Number(/\d+/.exec(last)![0]) % SPECS.length]!;
+          return `<testsuite name="rspec" tests="1"><testcase classname="c" name="${spec} works" file="./${spec}" time="1"/></testsuite>`;
+        }
         if (last === "examples.json") return '{"examples": [{"id":"spec/models/m03_spec.rb[1:2]","verdict":"failed"},{"id":"spec/models/m04_spec.rb[1:1]","verdict":"passed"}]}\n';
         if (last === "retry-seconds") return "1.2\n";
         if (last === "junit-retry-1.xml") return junitFor(0).replace(/<testcase classname="spec.models.m00_spec".*?<\/testcase>/, "");
@@ -132,6 +143,36 @@ describe("dagger call test (recorded graph)", () => {
     expect(report!.summary).toContain("Flaky: failed, then passed on a retry (1)");
     expect(report!.check()).toContain("1 flaky");
     expect(() => report!.check(true)).toThrow("[TESTS_FAILED]");
+  });
+
+  it("--strategy queue: one queue service bound to every shard, each shard a queue worker with its own postgres and redis", async () => {
+    let report: Awaited<ReturnType<typeof runTests>> | undefined;
+    const queries = await record({}, async () => {
+      report = await runTests(dag.host().directory("/app"), { shards: 4, shardIndex: -1, strategy: TestStrategy.Queue });
+      await report.report.id();
+    });
+    const shards = shardExecs(queries);
+    expect(shards).toHaveLength(4);
+    const queueOf = (q: string) => /withServiceBinding\(alias:"queue",service:(.*?asService\(args:\["ruby","\/pipeline\/queue\/server\.rb"[^)]*\))/.exec(q)?.[1];
+    const services = new Set(shards.map(queueOf));
+    expect(services.size).toBe(1); // the same definition: one queue for all workers
+    const service = [...services][0]!;
+    expect(service).toContain('io.pipeline.test-queue"');
+    expect(service).toContain("withExposedPort(port:7878");
+    expect(service).toContain('QUEUE_LEASE_SECONDS"');
+    for (let i = 0; i < 4; i++) {
+      const shard = shards.find((q) => q.includes(`TEST_SHARD",value:"shard-${i}-of-4"`))!;
+      expect(countOf(shard, `io.pipeline.test-shard",value:"shard-${i}-of-4"`)).toBe(2);
+      expect(shard).toContain(`queue-worker.rb\\"queue7878worker-${i}`.replace(/\\/g, "\\"));
+    }
+    expect(queries.at(-1)).toContain('withNewFile(path:"queue.json"');
+    expect(report!.summary).toContain("PASSED");
+    expect(report!.summary).toMatch(/^\s+0\s+\d+/m);
+  });
+
+  it("--strategy queue with --shard-index is an error (the queue needs every shard in one engine)", async () => {
+    rec = await installRecorder(answers({}));
+    await expect(runTests(dag.host().directory("/app"), { shards: 4, shardIndex: 1, strategy: TestStrategy.Queue })).rejects.toThrow("--strategy queue runs every shard in this engine");
   });
 
   it("--only-failures --previous runs just the failed example ids", async () => {

@@ -17,6 +17,7 @@ import { runPlan } from "./plan.js";
 import { decryptEnvSecret, encryptValueToken, runCheckEnv } from "./secrets.js";
 import { serveApp } from "./serve.js";
 import { TestReport } from "./test-report.js";
+import { TestStrategy } from "./test-strategy.js";
 import { runLint, runTests } from "./test-suite.js";
 
 /** Folder of the bundled example app, relative to the repository that holds dagger.json. */
@@ -211,6 +212,7 @@ export class Pipeline {
    * Example: dagger call test --shards $CIRCLE_NODE_TOTAL --shard-index $CIRCLE_NODE_INDEX --timings ./timings.json check
    * Example: dagger call test --shards 8 --retries 2 check
    * Example: dagger call test --only-failures --previous ./test_results check
+   * Example: dagger call test --shards 8 --strategy queue check
    */
   @func()
   async test(
@@ -228,8 +230,10 @@ export class Pipeline {
     onlyFailures = false,
     /** The report directory of an earlier run (exported with `report export --path test_results`), or a folder of its JUnit XML; read with --only-failures. */
     previous?: Directory,
+    /** `static`: each shard runs its list from the timing plan (works with --shard-index across CI nodes); `queue`: the shards pull batches, longest first, from one queue service in this engine, so a slow shard takes less (Example: dagger call test --shards 8 --strategy queue check). */
+    strategy: TestStrategy = TestStrategy.Static,
   ): Promise<TestReport> {
-    return runTests(source, { shards, shardIndex: shardIndex ?? -1, timings, retries, onlyFailures, previous }, this.credentials());
+    return runTests(source, { shards, shardIndex: shardIndex ?? -1, timings, retries, onlyFailures, previous, strategy }, this.credentials());
   }
 
   /**

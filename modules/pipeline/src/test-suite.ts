@@ -7,7 +7,7 @@
  * the engine from merging identical services), runs the script from lib/shard-script.ts with
  * `expect: Any`, and the reports of all shards are merged by the pure lib/ functions.
  */
-import { CacheSharingMode, Container, dag, Directory, File, ReturnType } from "@dagger.io/dagger";
+import { CacheSharingMode, Container, dag, Directory, File, ReturnType, type Service } from "@dagger.io/dagger";
 import type { RunCredentials } from "./credentials.js";
 import { baseImageContainer, buildSecrets } from "./images.js";
 import { planBaseImageBuild } from "./lib/image-build.js";
@@ -15,8 +15,12 @@ import type { PipelineConfig } from "./lib/config.js";
 import { PipelineError } from "./lib/errors.js";
 import { readRetryReports, validateRetries } from "./lib/retries.js";
 import { formatShardScript } from "./lib/shard-script.js";
-import { formatExamplesJson, planTestRun, summariseTestRun, type ShardOutcome, type TestRunPlan } from "./lib/test-run.js";
-import { resolvePreviousFailures } from "./lib/only-failures.js";
+import { planQueue, type WorkerBatches } from "./lib/queue-plan.js";
+import { summariseQueueRun } from "./lib/queue-run.js";
+import { formatExamplesJson, planTestRun, summariseTestRun, type ShardOutcome, type TestRunPlan, type TestRunResult } from "./lib/test-run.js";
+import { QUEUE_PORT, queueService, readWorkerOutcome } from "./test-queue.js";
+import { TestStrategy } from "./test-strategy.js";
+import { narrowUnitList, resolvePreviousFailures } from "./lib/only-failures.js";
 import { readPreviousReport } from "./previous-report.js";
 import { readConfig, readDependencyFiles } from "./source.js";
 import { TestReport } from "./test-report.js";
@@ -31,6 +35,8 @@ export interface TestOptions {
   /** Run only the examples that failed in `previous` (`--only-failures --previous`). */
   onlyFailures?: boolean;
   previous?: Directory;
+  /** `static` (default): the plan's lists; `queue`: the shards pull batches from one queue service. */
+  strategy?: TestStrategy;
 }
 
 const OUT = "/pipeline/out";
@@ -75,6 +81,11 @@ async function readTestInputs(source: Directory, config: PipelineConfig, timings
 /** Run the shards (all, or one) and collect their reports. Never throws on failing examples. */
 export async function runTests(source: Directory, opts: TestOptions, credentials: RunCredentials = { aws: {} }): Promise<TestReport> {
   validateRetries(opts.retries ?? 0);
+  if (opts.strategy === TestStrategy.Queue && opts.shardIndex >= 0) {
+    throw new PipelineError("ARGUMENT_INVALID", `--strategy queue runs every shard in this engine, so it cannot be combined with --shard-index ${opts.shardIndex}`, {
+      hint: "use --strategy static (the default) with --shard-index across CI nodes, or drop --shard-index to run the queue here",
+    });
+  }
   if (opts.onlyFailures && !opts.previous) {
     throw new PipelineError("ARGUMENT_INVALID", "--only-failures needs --previous: the report of the run whose failures to rerun", {
       hint: "export the failed run's report (dagger call test ... report export --path test_results) and pass --previous ./test_results",
@@ -86,8 +97,24 @@ export async function runTests(source: Directory, opts: TestOptions, credentials
   const plan = planTestRun({ ...inputs, shards: opts.shards, shardIndex: opts.shardIndex, ...(failed ? { onlyExamples: failed.ids } : {}) });
   plan.warnings.push(...(failed?.warnings ?? []));
   const runner = await testRunner(source, config, credentials);
-  const outcomes = await Promise.all(plan.selected.map((index) => runShard(runner, config, plan, index, opts)));
-  const summary = summariseTestRun(plan, outcomes);
+  let summary: TestRunResult;
+  let outcomes: ShardOutcome[];
+  let extra: Record<string, string> = {};
+  if (opts.strategy === TestStrategy.Queue) {
+    const queue = planQueue(plan.plannedFiles, {
+      workers: opts.shards,
+      ...(plan.partial ? { catchAll: false, narrow: (units: string[]) => narrowUnitList(units, plan.plannedFiles) } : {}),
+    });
+    const service = queueService(runner, queue, `queue-${opts.shards}-of-${queue.batches.length}`);
+    const workers = await Promise.all(plan.selected.map((index) => runShard(runner, config, plan, index, opts, { service, worker: `worker-${index}` })));
+    outcomes = workers;
+    const queued = summariseQueueRun(plan, queue, workers.map((w) => w.workerBatches!), workers);
+    summary = queued;
+    extra = { "queue.json": queued.queueJson };
+  } else {
+    outcomes = await Promise.all(plan.selected.map((index) => runShard(runner, config, plan, index, opts)));
+    summary = summariseTestRun(plan, outcomes);
+  }
 
   let report = dag
     .directory()
@@ -96,12 +123,20 @@ export async function runTests(source: Directory, opts: TestOptions, credentials
     .withNewFile("summary.txt", summary.text)
     .withNewFile("plan.json", JSON.stringify({ ...plan.shardPlan, coverage: plan.coverage }, null, 2) + "\n");
   report = report.withNewFile("examples.json", formatExamplesJson(summary.examples));
+  for (const [name, text] of Object.entries(extra)) report = report.withNewFile(name, text);
   for (const o of outcomes) report = report.withNewFile(`junit/shard-${o.index}.xml`, o.junit);
   console.log(summary.text);
   return new TestReport(report, summary.text, summary.failures, summary.brokenShards, summary.flaky.length);
 }
 
-async function runShard(runner: Container, config: PipelineConfig, plan: TestRunPlan, index: number, opts: TestOptions): Promise<ShardOutcome> {
+async function runShard(
+  runner: Container,
+  config: PipelineConfig,
+  plan: TestRunPlan,
+  index: number,
+  opts: TestOptions,
+  queue?: { service: Service; worker: string },
+): Promise<ShardOutcome & { workerBatches?: WorkerBatches }> {
   const shard = plan.shardPlan.shards[index];
   const label = `shard-${index}-of-${plan.shardPlan.shards.length}`;
   // The label makes each shard's services distinct; identical definitions would be merged into one.
@@ -128,8 +163,9 @@ async function runShard(runner: Container, config: PipelineConfig, plan: TestRun
     postgres: { host: "postgres", port: 5432 },
     redis: { host: "redis", port: 6379 },
     retries: opts.retries ?? 0,
+    ...(queue ? { queue: { host: "queue", port: QUEUE_PORT, worker: queue.worker } } : {}),
   });
-  const ran = runner
+  const ran = (queue ? runner.withServiceBinding("queue", queue.service) : runner)
     .withServiceBinding("postgres", postgres)
     .withServiceBinding("redis", redis)
     .withEnvVariable("RAILS_ENV", "test")
@@ -144,7 +180,8 @@ async function runShard(runner: Container, config: PipelineConfig, plan: TestRun
   const read = async (name: string) => (entries.includes(name) ? out.file(name).contents() : undefined);
   const [junit, rspecJson, seconds] = await Promise.all([read("junit.xml"), read("rspec.json"), read("seconds")]);
   const retries = await readRetryReports(read);
-  return { index, exitCode, output: stdout, junit: junit ?? "", rspecJson, seconds: seconds === undefined ? undefined : Number(seconds), ...retries };
+  const outcome = { index, exitCode, output: stdout, junit: junit ?? "", rspecJson, seconds: seconds === undefined ? undefined : Number(seconds), ...retries };
+  return queue ? readWorkerOutcome(outcome, queue.worker, read) : outcome;
 }
 
 /** Run the configured linter (rubocop) in the same image the tests use. */

@@ -88,10 +88,15 @@ export function restrictToExamples(files: readonly ResolvedFileTiming[], ids: re
   return { files: out, warnings };
 }
 
-/** Units of a plan made from restricted files: a whole-file unit becomes that file's failed ids. */
-export function narrowUnits(plan: ShardPlan, files: readonly ResolvedFileTiming[]): ShardPlan {
+/** Units made from restricted files: a whole-file unit becomes that file's failed ids. */
+export function narrowUnitList(units: readonly string[], files: readonly ResolvedFileTiming[]): string[] {
   const idsOf = new Map(files.filter((f) => f.examples).map((f) => [f.path, f.examples!.map((e) => e.id)]));
-  const narrow = (units: string[]) => units.flatMap((u) => (parseShardUnit(u).ids.length === 0 && idsOf.has(u) ? groupExampleIds(u, idsOf.get(u)!) : [u]));
+  return units.flatMap((u) => (parseShardUnit(u).ids.length === 0 && idsOf.has(u) ? groupExampleIds(u, idsOf.get(u)!) : [u]));
+}
+
+/** A plan made from restricted files, narrowed to the failed ids (see narrowUnitList). */
+export function narrowUnits(plan: ShardPlan, files: readonly ResolvedFileTiming[]): ShardPlan {
+  const narrow = (units: string[]) => narrowUnitList(units, files);
   return {
     ...plan,
     shards: plan.shards.map((s) => ({ ...s, units: narrow(s.units) })),

@@ -39,6 +39,10 @@ export interface PlanQueueOptions {
   splitExamples?: boolean;
   /** Smallest batch worth a round trip and an rspec run (default 0.5 s). */
   minBatchSeconds?: number;
+  /** Add the catch-all batch for examples added since the timings (default true; not when rerunning failures). */
+  catchAll?: boolean;
+  /** Rewrites each batch's units (e.g. whole files to just their failed examples). */
+  narrow?: (units: string[]) => string[];
 }
 
 interface Atom {
@@ -80,9 +84,10 @@ export function planQueue(files: readonly ResolvedFileTiming[], options: PlanQue
       i++;
     }
     remaining -= seconds;
-    batches.push({ id: batches.length, units: groupUnits(taken), seconds });
+    const units = groupUnits(taken);
+    batches.push({ id: batches.length, units: options.narrow ? options.narrow(units) : units, seconds });
   }
-  if (catchAll.length > 0) batches.push({ id: batches.length, units: [], seconds: 0, catchAll: catchAll.sort((a, b) => compareStrings(a.file, b.file)) });
+  if (catchAll.length > 0 && options.catchAll !== false) batches.push({ id: batches.length, units: [], seconds: 0, catchAll: catchAll.sort((a, b) => compareStrings(a.file, b.file)) });
   return { workers, batches, totalSeconds: total };
 }
 
@@ -93,6 +98,15 @@ function groupUnits(atoms: readonly Atom[]): string[] {
   for (const a of atoms) if (a.key !== a.file) byFile.set(a.file, [...(byFile.get(a.file) ?? []), a.key]);
   const grouped = [...byFile].sort(([a], [b]) => compareStrings(a, b)).flatMap(([file, ids]) => groupExampleIds(file, ids));
   return [...whole.sort(compareStrings), ...grouped];
+}
+
+/**
+ * How long a worker may hold a batch before the server gives it to another worker: a worker that
+ * died (killed shard) cannot say so in the engine, its lease times out. Generous, since a slow
+ * machine runs a batch several times slower than predicted: 3 x the longest batch + 2 minutes.
+ */
+export function queueLeaseSeconds(plan: QueuePlan): number {
+  return Math.ceil(3 * Math.max(0, ...plan.batches.map((b) => b.seconds)) + 120);
 }
 
 /** The file the queue server reads: `{"batches":[{id, units, seconds}]}`, one batch a line. */

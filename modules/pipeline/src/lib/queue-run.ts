@@ -26,6 +26,15 @@ export function summariseQueueRun(plan: TestRunPlan, queue: QueuePlan, workers: 
     result.brokenShards += 1;
     result.text += `\n\nQueue problem: ${message}`;
   }
+  const reported = workers.flatMap((w) => w.batches.map((b) => b.id));
+  const twice = [...new Set(reported.filter((id, i) => reported.indexOf(id) !== i))];
+  if (twice.length > 0) {
+    const message = `${twice.length} queue batch(es) ran on two workers (the queue service restarted during the run), so their examples are counted twice: batches ${twice.join(", ")}`;
+    result.summary.problems.push({ shardIndex: -1, message });
+    result.summary.passed = false;
+    result.brokenShards += 1;
+    result.text += `\n\nQueue problem: ${message}`;
+  }
   const owner = new Map(explained.assignments.map((a) => [a.batch, a.worker]));
   const queueJson = `{"workers": ${workers.length}, "batches": [\n${queue.batches
     .map((b) => `  ${JSON.stringify({ id: b.id, units: b.units, predictedSeconds: Number(b.seconds.toFixed(6)), worker: owner.get(b.id) ?? null, seconds: workers.flatMap((w) => w.batches).find((x) => x.id === b.id)?.seconds ?? null })}`)

@@ -11,7 +11,7 @@ import { flakyExamples, formatAttemptsJUnit, formatFlakyExamples, resolveAttempt
 import { parseShardUnit, planShards, validateShardOptions, type ShardPlan } from "./shards.js";
 import { formatTestSummary, resolveTestSummary, type TestSummary } from "./test-summary.js";
 import { formatTimingCoverage, planTimingCoverage, runTimingCoverage, type TimingCoverage } from "./timing-coverage.js";
-import { formatKnapsackTimings, parseTimingsOrWarn, resolveTimings, type ResolvedTimings } from "./timings.js";
+import { formatKnapsackTimings, parseTimingsOrWarn, resolveTimings, type ResolvedFileTiming, type ResolvedTimings } from "./timings.js";
 
 export interface TestRunInput {
   /** `spec/...` files that exist in the source. */
@@ -45,6 +45,8 @@ export interface TestRunPlan {
   catchAll: Record<number, Array<{ file: string; knownIds: string[] }>>;
   /** True for `--only-failures`: the run measures only some examples of a file. */
   partial?: boolean;
+  /** The files the plan was made from: every spec file, or only the failed examples' (`--only-failures`). */
+  plannedFiles: ResolvedFileTiming[];
 }
 
 /** Bytes per second of spec file, for the size fallback: only the ratios between files matter. */
@@ -67,7 +69,7 @@ export function planTestRun(input: TestRunInput): TestRunPlan {
   const coverage = planTimingCoverage(timings, previous, { fileSizeFallback: Object.keys(input.fileSizes).length > 0 });
   // Rerunning failures runs exactly the failed ids: no catch-all for examples added since the timings.
   const catchAll = only ? {} : planCatchAll(shardPlan, previous);
-  return { shardPlan, selected, previous, coverage, warnings: [...previous.warnings, ...(only?.warnings ?? [])], catchAll, ...(only ? { partial: true } : {}) };
+  return { shardPlan, selected, previous, coverage, warnings: [...previous.warnings, ...(only?.warnings ?? [])], catchAll, plannedFiles: only?.files ?? previous.files, ...(only ? { partial: true } : {}) };
 }
 
 function planCatchAll(shardPlan: ShardPlan, previous: ResolvedTimings): TestRunPlan["catchAll"] {
