@@ -4,47 +4,23 @@
  * postgres and redis. The flaky example must end `flaky` (never passed), the failing one `failed`
  * with every attempt in the merged JUnit, which the project's own parser reads.
  */
-import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseJUnit } from "../../modules/pipeline/src/lib/junit.js";
 import { planTestRun, summariseTestRun, type TestRunResult } from "../../modules/pipeline/src/lib/test-run.js";
-import { EXAMPLE_APP, runShard, shardOf } from "../support/shard-runner.js";
+import { FLAKY_SPEC_FILE, makeFlakyApp } from "../support/flaky-app.js";
+import { runShard, shardOf } from "../support/shard-runner.js";
 
-const FLAKY_SPEC = `# frozen_string_literal: true
-
-require "rails_helper"
-
-RSpec.describe "retried examples" do
-  it "passes" do
-    expect(Loan.count).to eq(0)
-  end
-
-  it "fails the first time only" do
-    marker = Rails.root.join("tmp", "flaky-once")
-    first = !File.exist?(marker)
-    File.write(marker, "seen")
-    expect(first).to be(false)
-  end
-
-  it "always fails" do
-    expect(1 + 1).to eq(3)
-  end
-end
-`;
 
 let result: TestRunResult;
 let retrySeconds: number | undefined;
 
 beforeAll(async () => {
   const root = await mkdtemp(path.join(os.tmpdir(), "retries-"));
-  const app = path.join(root, "app");
-  execFileSync("cp", ["-a", EXAMPLE_APP, app]);
-  await mkdir(path.join(app, "spec/flaky"), { recursive: true });
-  await writeFile(path.join(app, "spec/flaky/retry_spec.rb"), FLAKY_SPEC);
-  const specFiles = ["spec/flaky/retry_spec.rb", "spec/models/vehicle_spec.rb"];
+  const app = await makeFlakyApp(root);
+  const specFiles = [FLAKY_SPEC_FILE, "spec/models/vehicle_spec.rb"];
   const plan = planTestRun({ specFiles, timingsSource: "(none)", fileSizes: {}, shards: 1, shardIndex: -1 });
   const outcome = await runShard(shardOf(plan, 0, { retries: 2, appDir: app }), root);
   retrySeconds = outcome.retrySeconds;

@@ -43,10 +43,10 @@ export const shardOf = (plan: TestRunPlan, index: number, extra: Pick<ShardRun, 
 });
 
 /** What the planner reads from the example app: spec files, committed timings, sizes. */
-export async function readExampleInputs(): Promise<Pick<TestRunInput, "specFiles" | "timingsText" | "timingsSource" | "fileSizes">> {
-  const specFiles = readSpecFiles(EXAMPLE_APP);
-  const timingsText = await readFile(path.join(EXAMPLE_APP, config.test.timingsFile), "utf8").catch(() => undefined);
-  const sizes = await Promise.all(specFiles.map(async (f) => (await stat(path.join(EXAMPLE_APP, f))).size));
+export async function readExampleInputs(app = EXAMPLE_APP): Promise<Pick<TestRunInput, "specFiles" | "timingsText" | "timingsSource" | "fileSizes">> {
+  const specFiles = readSpecFiles(app);
+  const timingsText = await readFile(path.join(app, config.test.timingsFile), "utf8").catch(() => undefined);
+  const sizes = await Promise.all(specFiles.map(async (f) => (await stat(path.join(app, f))).size));
   return { specFiles, timingsText, timingsSource: config.test.timingsFile, fileSizes: Object.fromEntries(specFiles.map((f, i) => [f, sizes[i]!])) };
 }
 
