@@ -184,3 +184,26 @@ exit 1`,
     expect(formatShardScript({ ...base, retries: 1 })).toContain("attempt < 1");
   });
 });
+
+describe("formatShardScript in queue mode", () => {
+  const queued = { ...base, units: [], queue: { host: "queue", port: 7878, worker: "worker-2" } };
+
+  it("runs one queue worker instead of rspec on units, even with no units", () => {
+    const r = run(queued, {});
+    expect(r.status).toBe(0);
+    const worker = r.calls.find((c) => c.startsWith("bundle exec ruby"))!;
+    expect(worker).toMatch(/^bundle exec ruby \S+\/queue-worker\.rb queue 7878 worker-2 \S+$/);
+    expect(r.calls.some((c) => c.includes("rspec"))).toBe(false);
+    expect(readFileSync(path.join(r.out, "queue-worker.rb"), "utf8")).toContain("RSpec::Core::Runner.run");
+  });
+
+  it("reports a worker killed by a signal as exit 1 (the engine fails an exec that exits 128+), keeping 137 in exit-code", () => {
+    const r = run(queued, { rspecExit: 137 });
+    expect(r.status).toBe(1);
+    expect(readFileSync(path.join(r.out, "exit-code"), "utf8").trim()).toBe("137");
+  });
+
+  it("a static shard keeps rspec's exit code", () => {
+    expect(run(base, { rspecExit: 1 }).status).toBe(1);
+  });
+});

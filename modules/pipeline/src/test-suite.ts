@@ -156,8 +156,9 @@ async function runShard(
   const script = formatShardScript({
     shardIndex: index,
     shardCount: plan.shardPlan.shards.length,
-    units: shard.units,
-    catchAll: plan.catchAll[index],
+    // A queue worker takes its work from the queue (whose last batch is the catch-all), not from the plan.
+    units: queue ? [] : shard.units,
+    catchAll: queue ? undefined : plan.catchAll[index],
     setupCommands: config.test.setupCommands,
     outDir: OUT,
     postgres: { host: "postgres", port: 5432 },

@@ -103,7 +103,7 @@ export function formatShardScript(input: ShardScriptInput): string {
   lines.push(
     "start=$(date +%s.%N)",
     q
-      ? `bundle exec ruby "$out/queue-worker.rb" ${shellQuote(q.host)} ${q.port} ${shellQuote(q.worker)} "$out"`
+      ? `PIPELINE_STARTED_AT="$start" bundle exec ruby "$out/queue-worker.rb" ${shellQuote(q.host)} ${q.port} ${shellQuote(q.worker)} "$out"`
       : // JUnit for CI, JSON for per-example timings (ids like spec/a_spec.rb[1:2]), progress for people.
         [
           `bundle exec rspec --format RspecJunitFormatter --out "$out/junit.xml" --format json --out "$out/rspec.json" --format progress --force-color`,
@@ -116,7 +116,11 @@ export function formatShardScript(input: ShardScriptInput): string {
     "end=$(date +%s.%N)",
     // The retries' share of the wall time: what --retries costs.
     `awk -v s="$first_end" -v e="$end" 'BEGIN { printf "%.3f\\n", e - s }' > "$out/retry-seconds"`,
-    `awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f\\n", e - s }' > "$out/seconds"`,
+    // A queue worker's own time ends with its last batch (busy-seconds); after that it only waited
+    // in case a batch came back from a dead worker.
+    ...(q
+      ? [`awk -v b="$(cat "$out/busy-seconds" 2>/dev/null || echo 0)" -v s="$first_end" -v e="$end" 'BEGIN { printf "%.3f\\n", b + e - s }' > "$out/seconds"`]
+      : [`awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f\\n", e - s }' > "$out/seconds"`]),
     'echo "$status" > "$out/exit-code"',
     `echo "pipeline: shard ${input.shardIndex + 1}/${input.shardCount} finished with exit code $status in $(cat "$out/seconds")s"`,
     // A worker killed by a signal (137) would fail the whole exec in the engine and lose the batches
