@@ -102,10 +102,10 @@ export async function runTests(source: Directory, opts: TestOptions, credentials
   let extra: Record<string, string> = {};
   if (opts.strategy === TestStrategy.Queue) {
     const queue = planQueue(plan.plannedFiles, {
-      workers: opts.shards,
+      workers: plan.shardPlan.shardCount,
       ...(plan.partial ? { catchAll: false, narrow: (units: string[]) => narrowUnitList(units, plan.plannedFiles) } : {}),
     });
-    const service = queueService(runner, queue, `queue-${opts.shards}-of-${queue.batches.length}`);
+    const service = queueService(runner, queue, `queue-${queue.workers}-workers-${queue.batches.length}-batches`);
     const workers = await Promise.all(plan.selected.map((index) => runShard(runner, config, plan, index, opts, { service, worker: `worker-${index}` })));
     outcomes = workers;
     const queued = summariseQueueRun(plan, queue, workers.map((w) => w.workerBatches!), workers);
