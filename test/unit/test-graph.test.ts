@@ -142,7 +142,7 @@ describe("dagger call test (recorded graph)", () => {
     expect(report!.flaky).toBe(1);
     expect(report!.summary).toContain("Flaky: failed, then passed on a retry (1)");
     expect(report!.check()).toContain("1 flaky");
-    expect(() => report!.check(true)).toThrow("[TESTS_FAILED]");
+    expect(() => report!.check(true)).toThrow("[TESTS_FAILED] 1 flaky example(s) with --fail-on-flaky");
   });
 
   it("--strategy queue: one queue service bound to every shard, each shard a queue worker with its own postgres and redis", async () => {

@@ -42,7 +42,9 @@ export class TestReport {
     failOnFlaky = false,
   ): string {
     if (this.failures > 0 || this.brokenShards > 0 || (failOnFlaky && this.flaky > 0)) {
-      throw new PipelineError("TESTS_FAILED", this.summary, {
+      const why = this.failures === 0 && this.brokenShards === 0 ? `${this.flaky} flaky example(s) with --fail-on-flaky
+` : "";
+      throw new PipelineError("TESTS_FAILED", `${why}${this.summary}`, {
         hint: "export the reports with `dagger call test ... report export --path test_results` and read junit/merged.xml",
       });
     }
