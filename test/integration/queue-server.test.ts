@@ -7,7 +7,7 @@ import { mkdtemp, mkdir, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseWorkerBatches, planQueue, type QueuePlan } from "../../modules/pipeline/src/lib/queue-plan.js";
+import { explainQueueRun, parseWorkerBatches, planQueue, type QueuePlan } from "../../modules/pipeline/src/lib/queue-plan.js";
 import { QUEUE_WORKER_RB } from "../../modules/pipeline/src/lib/queue-ruby.js";
 import { startQueueServer, type QueueServer } from "../support/queue-server.js";
 
@@ -81,6 +81,42 @@ describe("queue workers (plain RSpec suite)", () => {
     const done = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
     return { child, out, done };
   }
+
+  it("a file whose examples are unknown is listed by the worker that leases it and split into batches for all", async () => {
+    const app = await mkdtemp(path.join(os.tmpdir(), "queue-split-"));
+    await mkdir(path.join(app, "spec"));
+    const examples = Array.from({ length: 10 }, (_, i) => `  it "e${i}" do\n    sleep 0.2\n  end\n`).join("");
+    await writeFile(path.join(app, "spec/big_spec.rb"), `RSpec.describe "big" do\n${examples}end\n`);
+    const plan = planQueue([{ path: "spec/big_spec.rb", seconds: 1, estimated: true }], { workers: 2 });
+    expect(plan.batches).toEqual([{ id: 0, units: ["spec/big_spec.rb"], seconds: 1, split: { minExamples: 8, into: 2 } }]);
+    const s = await serve(plan);
+    const ws = [worker(app, s.port, "w0"), worker(app, s.port, "w1")];
+    expect(await Promise.all(ws.map((w) => w.done))).toEqual([0, 0]);
+    const ran = await Promise.all(ws.map(async (w) => parseWorkerBatches(await readFile(path.join(w.out, "batches.json"), "utf8"), w.out)));
+    const explained = explainQueueRun(plan, ran);
+    expect(explained.unfinished).toEqual([]);
+    expect(explained.assignments.map((a) => a.batch).sort()).toEqual([1, 2]);
+    const ids = (await Promise.all(ws.map(async (w) => JSON.parse(await readFile(path.join(w.out, "rspec.json"), "utf8")).examples as Array<{ id: string }>))).flat().map((e) => e.id);
+    expect(ids.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `./spec/big_spec.rb[1:${i + 1}]`).sort());
+  }, 60_000);
+
+  it("keeps the suite's own filters (spec_helper's filter_run_excluding) in every batch, not the batches' ids", async () => {
+    const app = await mkdtemp(path.join(os.tmpdir(), "queue-filters-"));
+    await mkdir(path.join(app, "spec"));
+    await writeFile(path.join(app, "spec/spec_helper.rb"), `RSpec.configure { |c| c.filter_run_excluding :skip_me }\n`);
+    for (let i = 0; i < 3; i++) {
+      await writeFile(path.join(app, `spec/s${i}_spec.rb`), `require "spec_helper"\nRSpec.describe "s${i}" do\n  it "runs" do\n  end\n  it "is excluded", :skip_me do\n    raise "ran"\n  end\n  it "runs too" do\n  end\nend\n`);
+    }
+    const plan = planQueue(
+      ["spec/s0_spec.rb[1:1]", "spec/s1_spec.rb", "spec/s2_spec.rb"].map((p, i) => ({ path: p, seconds: 3 - i, estimated: false })),
+      { workers: 1, minBatchSeconds: 0 },
+    );
+    const s = await serve(plan);
+    const w = worker(app, s.port, "w0");
+    expect(await w.done).toBe(0);
+    const ids = (JSON.parse(await readFile(path.join(w.out, "rspec.json"), "utf8")).examples as Array<{ id: string }>).map((e) => e.id).sort();
+    expect(ids).toEqual(["./spec/s0_spec.rb[1:1]", "./spec/s1_spec.rb[1:1]", "./spec/s1_spec.rb[1:3]", "./spec/s2_spec.rb[1:1]", "./spec/s2_spec.rb[1:3]"]);
+  }, 60_000);
 
   it("two workers split the queue and each runs several batches in one process", async () => {
     const app = await suite(6, 0.2);

@@ -25,6 +25,13 @@ export interface QueueBatch {
    * since the timings were recorded): the worker runs the file minus `knownIds`. Only in the last batch.
    */
   catchAll?: Array<{ file: string; knownIds: string[] }>;
+  /**
+   * A file whose examples are unknown (no timings, or file-level timings only) and that may be long:
+   * the worker that leases it lists its examples (an in-process dry run) and, when there are at
+   * least `minExamples`, gives them back to the queue as `into` smaller batches at this batch's place
+   * in the order instead of running the file alone. Without per-example ids nothing else can split it.
+   */
+  split?: { minExamples: number; into: number };
 }
 
 export interface QueuePlan {
@@ -43,12 +50,16 @@ export interface PlanQueueOptions {
   catchAll?: boolean;
   /** Rewrites each batch's units (e.g. whole files to just their failed examples). */
   narrow?: (units: string[]) => string[];
+  /** Files with at least this many examples are split at run time when their example ids are unknown (default 8). */
+  splitMinExamples?: number;
 }
 
 interface Atom {
   key: string;
   file: string;
   seconds: number;
+  /** Split at run time: queued as a batch of its own. */
+  runtimeSplit?: boolean;
 }
 
 /** The queue: units longest first, cut into shrinking batches. */
@@ -61,7 +72,9 @@ export function planQueue(files: readonly ResolvedFileTiming[], options: PlanQue
   for (const f of files) {
     const split = (options.splitExamples ?? true) && f.examples && f.examples.length > 1 && workers > 1 && f.seconds > share;
     if (!split) {
-      atoms.push({ key: f.path, file: f.path, seconds: f.seconds });
+      // No example ids: only the worker can split it, once it has listed the examples.
+      const runtimeSplit = (options.splitExamples ?? true) && !f.examples && workers > 1 && (f.estimated || f.seconds > share);
+      atoms.push({ key: f.path, file: f.path, seconds: f.seconds, ...(runtimeSplit ? { runtimeSplit } : {}) });
       continue;
     }
     catchAll.push({ file: f.path, knownIds: f.examples!.map((e) => e.id).sort(compareStrings) });
@@ -78,14 +91,15 @@ export function planQueue(files: readonly ResolvedFileTiming[], options: PlanQue
     const target = Math.max(remaining / (2 * workers), min);
     const taken: Atom[] = [];
     let seconds = 0;
-    while (i < atoms.length && (taken.length === 0 || seconds + atoms[i]!.seconds <= target)) {
+    while (i < atoms.length && (taken.length === 0 || (!taken[0]!.runtimeSplit && !atoms[i]!.runtimeSplit && seconds + atoms[i]!.seconds <= target))) {
       taken.push(atoms[i]!);
       seconds += atoms[i]!.seconds;
       i++;
     }
     remaining -= seconds;
     const units = groupUnits(taken);
-    batches.push({ id: batches.length, units: options.narrow ? options.narrow(units) : units, seconds });
+    const split = taken[0]!.runtimeSplit ? { split: { minExamples: options.splitMinExamples ?? 8, into: workers } } : {};
+    batches.push({ id: batches.length, units: options.narrow ? options.narrow(units) : units, seconds, ...split });
   }
   if (catchAll.length > 0 && options.catchAll !== false) batches.push({ id: batches.length, units: [], seconds: 0, catchAll: catchAll.sort((a, b) => compareStrings(a.file, b.file)) });
   return { workers, batches, totalSeconds: total };
@@ -111,14 +125,16 @@ export function queueLeaseSeconds(plan: QueuePlan): number {
 
 /** The file the queue server reads: `{"batches":[{id, units, seconds}]}`, one batch a line. */
 export function formatQueueBatches(plan: QueuePlan): string {
-  const line = (b: QueueBatch) => JSON.stringify({ id: b.id, units: b.units, seconds: Number(b.seconds.toFixed(6)), ...(b.catchAll ? { catchAll: b.catchAll } : {}) });
+  const line = (b: QueueBatch) =>
+    JSON.stringify({ id: b.id, units: b.units, seconds: Number(b.seconds.toFixed(6)), ...(b.catchAll ? { catchAll: b.catchAll } : {}), ...(b.split ? { split: b.split } : {}) });
   return `{"batches": [\n${plan.batches.map((b) => `  ${line(b)}`).join(",\n")}\n]}\n`;
 }
 
 /** What a worker's `batches.json` says: the batches the server accepted from it. */
 export interface WorkerBatches {
   worker: string;
-  batches: Array<{ id: number; units: string[]; seconds: number; exitCode: number }>;
+  /** `splitInto`: the batch was split at run time into these new batches (it ran nothing itself). */
+  batches: Array<{ id: number; units: string[]; seconds: number; exitCode: number; splitInto?: number[] }>;
 }
 
 export function parseWorkerBatches(text: string | undefined, worker: string): WorkerBatches {
@@ -134,9 +150,10 @@ export function parseWorkerBatches(text: string | undefined, worker: string): Wo
 /** One worker's reports merged from its accepted batches: JUnit (one suite per batch) and rspec JSON. */
 export function mergeWorkerReports(worker: WorkerBatches, files: ReadonlyMap<string, string>): { junit: string; rspecJson: string } {
   const reports = worker.batches
+    .filter((b) => !b.splitInto)
     .map((b) => ({ name: `${worker.worker} batch ${b.id}`, xml: files.get(`batch-${b.id}.xml`) }))
     .filter((r): r is { name: string; xml: string } => r.xml !== undefined);
-  const examples = worker.batches.flatMap((b) => {
+  const examples = worker.batches.filter((b) => !b.splitInto).flatMap((b) => {
     const text = files.get(`batch-${b.id}.json`);
     if (!text) return [];
     try {
@@ -160,11 +177,13 @@ export function explainQueueRun(plan: QueuePlan, workers: readonly WorkerBatches
     const mine = w.batches.filter((b) => !seen.has(b.id));
     for (const b of mine) {
       seen.add(b.id);
-      assignments.push({ batch: b.id, worker: index });
+      if (!b.splitInto) assignments.push({ batch: b.id, worker: index });
     }
     const predicted = mine.reduce((t, b) => t + (plan.batches[b.id]?.seconds ?? 0), 0);
-    return { index, units: mine.flatMap((b) => b.units), predictedSeconds: predicted };
+    return { index, units: mine.filter((b) => !b.splitInto).flatMap((b) => b.units), predictedSeconds: predicted };
   });
+  // Batches made at run time by splitting a file must have been finished too.
+  const created = workers.flatMap((w) => w.batches.flatMap((b) => (b.splitInto ?? []).map((id) => ({ id, parent: b }))));
   const makespan = Math.max(0, ...shards.map((s) => s.predictedSeconds));
   const longest = plan.batches.reduce((m, b) => Math.max(m, b.seconds), 0);
   const lower = Math.max(plan.totalSeconds / Math.max(workers.length, 1), longest);
@@ -183,5 +202,9 @@ export function explainQueueRun(plan: QueuePlan, workers: readonly WorkerBatches
     fileCount: files.size,
     estimatedCount: 0,
   };
-  return { shardPlan, unfinished: plan.batches.filter((b) => !seen.has(b.id)), assignments: assignments.sort((a, b) => a.batch - b.batch) };
+  const unfinished = [
+    ...plan.batches.filter((b) => !seen.has(b.id)),
+    ...created.filter((c) => !seen.has(c.id)).map((c) => ({ id: c.id, units: [`part of ${c.parent.units.join(" ")}`], seconds: 0 })),
+  ];
+  return { shardPlan, unfinished, assignments: assignments.sort((a, b) => a.batch - b.batch) };
 }
