@@ -118,6 +118,25 @@ describe("queue workers (plain RSpec suite)", () => {
     expect(ids).toEqual(["./spec/s0_spec.rb[1:1]", "./spec/s1_spec.rb[1:1]", "./spec/s1_spec.rb[1:3]", "./spec/s2_spec.rb[1:1]", "./spec/s2_spec.rb[1:3]"]);
   }, 60_000);
 
+  it("the catch-all's exclusion of known ids does not leak into the worker's later batches", async () => {
+    const app = await mkdtemp(path.join(os.tmpdir(), "queue-catchall-"));
+    await mkdir(path.join(app, "spec"));
+    await writeFile(path.join(app, "spec/big_spec.rb"), `RSpec.describe "big" do\n  it "known" do\n  end\n  it "new" do\n  end\nend\n`);
+    const plan: QueuePlan = {
+      workers: 1,
+      totalSeconds: 1,
+      batches: [
+        { id: 0, units: [], seconds: 0, catchAll: [{ file: "spec/big_spec.rb", knownIds: ["spec/big_spec.rb[1:1]"] }] },
+        { id: 1, units: ["spec/big_spec.rb"], seconds: 1 },
+      ],
+    };
+    const s = await serve(plan);
+    const w = worker(app, s.port, "w0");
+    expect(await w.done).toBe(0);
+    const ids = (JSON.parse(await readFile(path.join(w.out, "rspec.json"), "utf8")).examples as Array<{ id: string }>).map((e) => e.id);
+    expect(ids).toEqual(["./spec/big_spec.rb[1:2]", "./spec/big_spec.rb[1:1]", "./spec/big_spec.rb[1:2]"]);
+  }, 60_000);
+
   it("two workers split the queue and each runs several batches in one process", async () => {
     const app = await suite(6, 0.2);
     const s = await serve(planQueue(files(6, () => 1), { workers: 2, minBatchSeconds: 0 }));

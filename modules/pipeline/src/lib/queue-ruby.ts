@@ -144,22 +144,13 @@ ask = lambda do |request|
   end
 end
 
-# Between batches RSpec forgets the examples, the reporter and the filters (RSpec.clear_examples);
-# the filters the suite itself set while loading (spec_helper's filter_run_excluding, ...) are kept
-# from the first batch and put back, the batch's own (ids, locations, the catch-all's) are not, and a
-# listing's --dry-run is switched off again.
-suite_filters = nil
+# Between batches RSpec forgets the examples, the reporter and the batch's filters (ids, locations,
+# the catch-all's exclusion); the filters the suite set in its configuration (spec_helper's
+# filter_run_excluding, ...) are kept by RSpec itself (Configuration#reset_filters restores the
+# static config filters). A listing's --dry-run is switched off again.
 reset = lambda do
-  manager = RSpec.configuration.filter_manager
-  suite_filters ||= [
-    manager.inclusions.rules.reject { |key, _| %i[ids locations full_description].include?(key) },
-    manager.exclusions.rules.reject { |key, _| key == :scoped_id },
-  ]
   RSpec.clear_examples
   RSpec.configuration.dry_run = false
-  manager = RSpec.configuration.filter_manager
-  manager.include(suite_filters[0]) unless suite_filters[0].empty?
-  manager.exclude(suite_filters[1]) unless suite_filters[1].empty?
 end
 
 accepted = []
@@ -200,7 +191,8 @@ loop do
   known = (batch["catchAll"] || []).flat_map { |c| c["knownIds"] }.to_h { |k| [k, true] }
   unless known.empty?
     units += batch["catchAll"].map { |c| c["file"] }
-    RSpec.configuration.filter_run_excluding(scoped_id: lambda { |scoped, meta|
+    # On the filter manager, not filter_run_excluding: that one would also be kept for later batches.
+    RSpec.configuration.filter_manager.exclude_with_low_priority(scoped_id: lambda { |scoped, meta|
       known.key?("#{meta[:rerun_file_path].sub(%r{\A\./}, "")}[#{scoped}]")
     })
   end
