@@ -2,6 +2,7 @@
  * The figures `npm run bench:example-run -- --format json` prints per run, from a run's result.
  * Pure, so the JSON shape is unit-tested (test/unit/bench-record.test.ts).
  */
+import { parseJUnit } from "../../modules/pipeline/src/lib/junit.js";
 import type { TestRunResult } from "../../modules/pipeline/src/lib/test-run.js";
 
 export interface BenchRun {
@@ -16,7 +17,7 @@ export interface BenchRun {
   /** Ids (or locations) of the examples that failed, then passed on a retry. */
   flaky: string[];
   brokenShards: number;
-  /** What the retries cost (wall seconds, summed over shards), and what they may cost: the retried examples' first-attempt time plus one boot per shard that retried. */
+  /** What the retries cost (wall seconds, summed over shards), and what they may cost: the retried examples' time in every retry attempt plus one boot per shard that retried. */
   retrySeconds: number;
   retryBudgetSeconds: number;
   /** Where the plan's timings came from, and whether it fell back. */
@@ -35,13 +36,13 @@ export function benchRecord(
   strategy: string,
   shards: number,
   result: TestRunResult,
-  outcomes: ReadonlyArray<{ output: string; retrySeconds?: number }>,
+  outcomes: ReadonlyArray<{ output: string; retrySeconds?: number; retries?: ReadonlyArray<{ junit: string }> }>,
 ): BenchRun {
   const secs = result.summary.shards.filter((s) => s.actualSource !== "none").map((s) => s.actualSeconds);
   const slowest = secs.length ? Math.max(...secs) : 0;
   const mean = secs.length ? secs.reduce((a, b) => a + b, 0) / secs.length : 0;
   const retried = outcomes.filter((o) => (o.retrySeconds ?? 0) > 0);
-  const failedFirstSeconds = result.examples.filter((e) => e.attempts > 1).reduce((t, e) => t + e.seconds, 0);
+  const retriedExamplesSeconds = retried.flatMap((o) => o.retries ?? []).reduce((t, r) => t + (r.junit ? parseJUnit(r.junit, "retry").totals.time : 0), 0);
   const boots = retried.reduce((t, o) => t + (bootSeconds(o.output) ?? 0), 0);
   return {
     strategy,
@@ -55,7 +56,7 @@ export function benchRecord(
     flaky: result.flaky.map((f) => f.id ?? f.location),
     brokenShards: result.brokenShards,
     retrySeconds: round(retried.reduce((t, o) => t + (o.retrySeconds ?? 0), 0)),
-    retryBudgetSeconds: round(failedFirstSeconds + boots),
+    retryBudgetSeconds: round(retriedExamplesSeconds + boots),
     timings: `${result.coverage.source} (${result.coverage.files.measured}/${result.coverage.files.total} files measured${result.coverage.fallback ? `, ${result.coverage.fallback}` : ""})`,
   };
 }
