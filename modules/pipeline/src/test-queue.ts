@@ -16,9 +16,11 @@
  *   worker when its lease expires.
  */
 import type { Container, Service } from "@dagger.io/dagger";
-import { formatQueueBatches, mergeWorkerReports, parseWorkerBatches, queueLeaseSeconds, type QueuePlan, type WorkerBatches } from "./lib/queue-plan.js";
+import { narrowUnitList } from "./lib/only-failures.js";
+import { formatQueueBatches, mergeWorkerReports, parseWorkerBatches, planQueue, queueLeaseSeconds, type QueuePlan, type WorkerBatches } from "./lib/queue-plan.js";
 import { QUEUE_SERVER_RB } from "./lib/queue-ruby.js";
-import type { ShardOutcome } from "./lib/test-run.js";
+import { summariseQueueRun } from "./lib/queue-run.js";
+import type { ShardOutcome, TestRunPlan, TestRunResult } from "./lib/test-run.js";
 
 export const QUEUE_PORT = 7878;
 const QUEUE_DIR = "/pipeline/queue";
@@ -31,6 +33,29 @@ export function queueService(runner: Container, plan: QueuePlan, label: string):
     .withEnvVariable("QUEUE_LEASE_SECONDS", String(queueLeaseSeconds(plan)))
     .withExposedPort(QUEUE_PORT)
     .asService({ args: ["ruby", `${QUEUE_DIR}/server.rb`, `${QUEUE_DIR}/batches.json`, String(QUEUE_PORT)] });
+}
+
+export type QueueWorker = { service: Service; worker: string };
+
+/**
+ * Queue mode: plan the queue from the test plan's files, start one queue service, run every shard
+ * as a worker of it (`runWorker`, the shard runner of test-suite.ts), summarise per worker.
+ */
+export async function runQueueWorkers(
+  runner: Container,
+  plan: TestRunPlan,
+  runWorker: (index: number, queue: QueueWorker) => Promise<ShardOutcome & { workerBatches?: WorkerBatches }>,
+): Promise<{ summary: TestRunResult; outcomes: ShardOutcome[]; extra: Record<string, string> }> {
+  const queue = planQueue(plan.plannedFiles, {
+    workers: plan.shardPlan.shardCount,
+    // --only-failures: just the failed ids, and no catch-all for examples added since the timings.
+    ...(plan.partial ? { catchAll: false, narrow: (units: string[]) => narrowUnitList(units, plan.plannedFiles) } : {}),
+  });
+  const service = queueService(runner, queue, `queue-${queue.workers}-workers-${queue.batches.length}-batches`);
+  const outcomes = await Promise.all(plan.selected.map((index) => runWorker(index, { service, worker: `worker-${index}` })));
+  const workers = outcomes.map((o, i) => o.workerBatches ?? { worker: `worker-${i}`, batches: [] });
+  const summary = summariseQueueRun(plan, queue, workers, outcomes);
+  return { summary, outcomes, extra: { "queue.json": summary.queueJson } };
 }
 
 /** A worker's outcome: its JUnit is the merge of the batches the queue accepted from it. */

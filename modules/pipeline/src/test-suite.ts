@@ -13,14 +13,14 @@ import { baseImageContainer, buildSecrets } from "./images.js";
 import { planBaseImageBuild } from "./lib/image-build.js";
 import type { PipelineConfig } from "./lib/config.js";
 import { PipelineError } from "./lib/errors.js";
-import { readRetryReports, validateRetries } from "./lib/retries.js";
+import { readRetryReports } from "./lib/retries.js";
+import { validateTestFlags } from "./lib/test-options.js";
 import { formatShardScript } from "./lib/shard-script.js";
-import { planQueue, type WorkerBatches } from "./lib/queue-plan.js";
-import { summariseQueueRun } from "./lib/queue-run.js";
+import type { WorkerBatches } from "./lib/queue-plan.js";
 import { formatExamplesJson, planTestRun, summariseTestRun, type ShardOutcome, type TestRunPlan, type TestRunResult } from "./lib/test-run.js";
-import { QUEUE_PORT, queueService, readWorkerOutcome } from "./test-queue.js";
+import { QUEUE_PORT, readWorkerOutcome, runQueueWorkers } from "./test-queue.js";
 import { TestStrategy } from "./test-strategy.js";
-import { narrowUnitList, resolvePreviousFailures } from "./lib/only-failures.js";
+import { resolvePreviousFailures } from "./lib/only-failures.js";
 import { readPreviousReport } from "./previous-report.js";
 import { readConfig, readDependencyFiles } from "./source.js";
 import { TestReport } from "./test-report.js";
@@ -80,17 +80,8 @@ async function readTestInputs(source: Directory, config: PipelineConfig, timings
 
 /** Run the shards (all, or one) and collect their reports. Never throws on failing examples. */
 export async function runTests(source: Directory, opts: TestOptions, credentials: RunCredentials = { aws: {} }): Promise<TestReport> {
-  validateRetries(opts.retries ?? 0);
-  if (opts.strategy === TestStrategy.Queue && opts.shardIndex >= 0) {
-    throw new PipelineError("ARGUMENT_INVALID", `--strategy queue runs every shard in this engine, so it cannot be combined with --shard-index ${opts.shardIndex}`, {
-      hint: "use --strategy static (the default) with --shard-index across CI nodes, or drop --shard-index to run the queue here",
-    });
-  }
-  if (opts.onlyFailures && !opts.previous) {
-    throw new PipelineError("ARGUMENT_INVALID", "--only-failures needs --previous: the report of the run whose failures to rerun", {
-      hint: "export the failed run's report (dagger call test ... report export --path test_results) and pass --previous ./test_results",
-    });
-  }
+  const queue = opts.strategy === TestStrategy.Queue;
+  validateTestFlags({ retries: opts.retries ?? 0, queue, shardIndex: opts.shardIndex, onlyFailures: opts.onlyFailures ?? false, previous: opts.previous !== undefined });
   const config = await readConfig(source);
   const inputs = await readTestInputs(source, config, opts.timings);
   const failed = opts.onlyFailures && opts.previous ? resolvePreviousFailures(await readPreviousReport(opts.previous)) : undefined;
@@ -100,17 +91,8 @@ export async function runTests(source: Directory, opts: TestOptions, credentials
   let summary: TestRunResult;
   let outcomes: ShardOutcome[];
   let extra: Record<string, string> = {};
-  if (opts.strategy === TestStrategy.Queue) {
-    const queue = planQueue(plan.plannedFiles, {
-      workers: plan.shardPlan.shardCount,
-      ...(plan.partial ? { catchAll: false, narrow: (units: string[]) => narrowUnitList(units, plan.plannedFiles) } : {}),
-    });
-    const service = queueService(runner, queue, `queue-${queue.workers}-workers-${queue.batches.length}-batches`);
-    const workers = await Promise.all(plan.selected.map((index) => runShard(runner, config, plan, index, opts, { service, worker: `worker-${index}` })));
-    outcomes = workers;
-    const queued = summariseQueueRun(plan, queue, workers.map((w) => w.workerBatches!), workers);
-    summary = queued;
-    extra = { "queue.json": queued.queueJson };
+  if (queue) {
+    ({ summary, outcomes, extra } = await runQueueWorkers(runner, plan, (index, worker) => runShard(runner, config, plan, index, opts, worker)));
   } else {
     outcomes = await Promise.all(plan.selected.map((index) => runShard(runner, config, plan, index, opts)));
     summary = summariseTestRun(plan, outcomes);
