@@ -85,8 +85,8 @@ describe("queue workers (plain RSpec suite)", () => {
   it("a file whose examples are unknown is listed by the worker that leases it and split into batches for all", async () => {
     const app = await mkdtemp(path.join(os.tmpdir(), "queue-split-"));
     await mkdir(path.join(app, "spec"));
-    const examples = Array.from({ length: 10 }, (_, i) => `  it "e${i}" do\n    sleep 0.2\n  end\n`).join("");
-    await writeFile(path.join(app, "spec/big_spec.rb"), `RSpec.describe "big" do\n${examples}end\n`);
+    const body = Array.from({ length: 10 }, (_, i) => `  it "e${i}" do\n    sleep 0.2\n  end\n`).join("");
+    await writeFile(path.join(app, "spec/big_spec.rb"), `RSpec.describe "big" do\n${body}end\n`);
     const plan = planQueue([{ path: "spec/big_spec.rb", seconds: 1, estimated: true }], { workers: 2 });
     expect(plan.batches).toEqual([{ id: 0, units: ["spec/big_spec.rb"], seconds: 1, split: { minExamples: 8, into: 2 } }]);
     const s = await serve(plan);
@@ -96,8 +96,10 @@ describe("queue workers (plain RSpec suite)", () => {
     const explained = explainQueueRun(plan, ran);
     expect(explained.unfinished).toEqual([]);
     expect(explained.assignments.map((a) => a.batch).sort()).toEqual([1, 2]);
-    const ids = (await Promise.all(ws.map(async (w) => JSON.parse(await readFile(path.join(w.out, "rspec.json"), "utf8")).examples as Array<{ id: string }>))).flat().map((e) => e.id);
-    expect(ids.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `./spec/big_spec.rb[1:${i + 1}]`).sort());
+    const executed = (await Promise.all(ws.map(async (w) => JSON.parse(await readFile(path.join(w.out, "rspec.json"), "utf8")).examples as Array<{ id: string; run_time: number }>))).flat();
+    expect(executed.map((e) => e.id).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `./spec/big_spec.rb[1:${i + 1}]`).sort());
+    // They really ran (each sleeps 0.2 s): the listing's --dry-run did not stay on.
+    for (const e of executed) expect(e.run_time).toBeGreaterThan(0.15);
   }, 60_000);
 
   it("keeps the suite's own filters (spec_helper's filter_run_excluding) in every batch, not the batches' ids", async () => {

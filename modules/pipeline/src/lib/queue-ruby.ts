@@ -150,7 +150,8 @@ end
 # static config filters). A listing's --dry-run is switched off again.
 reset = lambda do
   RSpec.clear_examples
-  RSpec.configuration.dry_run = false
+  # force: --dry-run arrived as a preferred option, which a plain dry_run = false does not override.
+  RSpec.configuration.force(dry_run: false)
 end
 
 accepted = []
