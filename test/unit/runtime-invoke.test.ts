@@ -10,17 +10,20 @@
  * Each runtime process scans the module with TypeScript, as the real runtime does at every call: a
  * few seconds of CPU each, two at a time.
  */
-import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtempSync } from "node:fs";
+import { cp, mkdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CliRefusal, FakeEngine, type CallResult } from "../support/engine/fake-engine.js";
-import type { ModuleObj, SecretObj, ServiceObj, TypeDefObj } from "../support/engine/objects.js";
+import type { DirectoryObj, FileObj, ModuleObj, SecretObj, ServiceObj, TypeDefObj } from "../support/engine/objects.js";
 import { REPO_ROOT } from "../support/introspect.js";
 
 const FIXTURE = path.join(REPO_ROOT, "test/fixtures/rails-api");
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const CALL_TIMEOUT = 600_000;
+/** The project `dagger call` runs in: the example app with a pipeline.json (a registry on the caller's machine, 2 shards). */
+const APP_DIR = mkdtempSync(path.join(os.tmpdir(), "harness-app-"));
 
 const JUNIT = `<?xml version="1.0"?><testsuite name="rspec" tests="1" failures="0" errors="0" skipped="0" time="0.5"><testcase classname="a" name="x" file="./spec/models/user_spec.rb" time="0.5"/></testsuite>`;
 
@@ -47,22 +50,19 @@ const engine = new FakeEngine({
     if (call.args[0] === "bundle" && call.args.includes("rubocop")) return { exitCode: 0, stdout: "47 files inspected, no offenses detected\n" };
     return undefined;
   },
-}, { moduleDir: process.env.PIPELINE_MODULE_DIR });
+}, { moduleDir: process.env.PIPELINE_MODULE_DIR, callerDir: APP_DIR });
 
-/** The example app with a pipeline.json: a registry on the caller's machine, 2 shards. */
-let appDir = "";
 
 beforeAll(async () => {
   await engine.start();
-  appDir = await mkdtemp(path.join(os.tmpdir(), "harness-app-"));
-  await cp(FIXTURE, appDir, { recursive: true });
-  await writeFile(path.join(appDir, "pipeline.json"), JSON.stringify({ registry: { host: "localhost:5000" }, test: { shards: 2 } }));
+  await cp(FIXTURE, APP_DIR, { recursive: true });
+  await writeFile(path.join(APP_DIR, "pipeline.json"), JSON.stringify({ registry: { host: "localhost:5000" }, test: { shards: 2 } }));
   await engine.register();
 }, CALL_TIMEOUT);
 
 afterAll(async () => {
   await engine.stop();
-  await rm(appDir, { recursive: true, force: true });
+  await rm(APP_DIR, { recursive: true, force: true });
 });
 
 /** A call that must succeed: exit 0 and a returned value. */
@@ -96,36 +96,42 @@ function signatures(mod: ModuleObj, objectName: string): Record<string, string> 
   );
 }
 
-const source = () => ({ dir: appDir });
+/** `--source .` given explicitly (a Directory argument by id); the default is the same project. */
+const source = () => ({ dir: APP_DIR });
 
 describe("registration (the SDK's Register, as 0.21's ModuleTypes runs it)", () => {
   it("registers every function with its arguments, types, defaults and return type", () => {
     const mod = engine.model.registered!;
     const pipeline = signatures(mod, "Pipeline");
-    const SRC = "source: Directory @ /test/fixtures/rails-api";
+    // Default paths are the caller's project ("."): the module is set up as the project's blueprint.
+    const SRC = "source: Directory @ .";
+    const REF = 'branch: string = "", tag: string = "", sha: string = ""';
+    const CHECKOUT = "checkout: Directory? @ /";
     expect(pipeline).toEqual({
       withAwsCredentials: '(accessKeyId: Secret?, secretAccessKey: Secret?, sessionToken: Secret?, credentialsFile: Secret?, profile: string = "default") -> Pipeline',
       withAwsWebIdentity: "(token: Secret, roleArn: string) -> Pipeline",
       withGithubToken: "(token: Secret) -> Pipeline",
       withRegistryAuth: "(username: string, password: Secret) -> Pipeline",
       withRegistryService: "(service: Service) -> Pipeline",
-      withGitCredentials: "(sshKey: Secret?, token: Secret?, knownHosts: File?) -> Pipeline",
-      plan: `(${SRC}, branch: string = "", tag: string = "", sha: string = "", env: Environment?, format: OutputFormat = "text", checkRegistry: boolean = false) -> string`,
-      test: `(${SRC}, shards: integer?, shardIndex: integer?, timings: File?) -> TestReport`,
+      withGitCredentials: "(sshKey: Secret?, token: Secret?, sshKeyBase64: Secret?, knownHosts: File?) -> Pipeline",
+      plan: `(${SRC}, ${REF}, env: Environment?, format: OutputFormat = "text", checkRegistry: boolean = false, ${CHECKOUT}) -> string`,
+      test: `(${SRC}, shards: integer?, shardIndex: integer?, timings: File?, retries: integer = 0, onlyFailures: boolean = false, previous: Directory?, strategy: TestStrategy = "static") -> TestReport`,
+      checkTests: "(report: Directory, failOnFlaky: boolean = false) -> string",
+      mergeTimings: "(nodes: Directory) -> File",
       lint: `(${SRC}) -> string`,
-      baseImage: `(${SRC}, branch: string = "", tag: string = "", sha: string = "", env: Environment?) -> string`,
-      appImage: `(${SRC}, branch: string = "", tag: string = "", sha: string = "", env: Environment?) -> Container`,
-      publishAppImage: `(${SRC}, branch: string = "", tag: string = "", sha: string = "", env: Environment?) -> string`,
+      baseImage: `(${SRC}, ${REF}, env: Environment?, ${CHECKOUT}) -> string`,
+      appImage: `(${SRC}, ${REF}, env: Environment?, ${CHECKOUT}) -> Container`,
+      publishAppImage: `(${SRC}, ${REF}, env: Environment?, ${CHECKOUT}) -> string`,
       decryptEnv: `(${SRC}, env: Environment) -> Secret`,
       encryptValue: `(${SRC}, env: Environment, value: Secret) -> string`,
       checkEnv: `(${SRC}, env: Environment?) -> string`,
       serve: `(${SRC}, env: Environment = "dev", flavor: ServeFlavor = "server", image: Container?) -> Service`,
-      deploy: `(${SRC}, env: Environment?, branch: string = "", tag: string = "", sha: string = "", dryRun: boolean = false, format: OutputFormat = "text", gitImage: string = "alpine/git:2.47.2", clusterAccess: ClusterAccess = "update_kubeconfig") -> string`,
-      featureDeploy: `(${SRC}, branch: string, sha: string, dryRun: boolean = false, gitImage: string = "alpine/git:2.47.2", clusterAccess: ClusterAccess = "update_kubeconfig") -> string`,
-      featureTeardown: `(${SRC}, name: string, gitImage: string = "alpine/git:2.47.2", clusterAccess: ClusterAccess = "update_kubeconfig") -> string`,
+      deploy: `(${SRC}, env: Environment?, ${REF}, dryRun: boolean = false, format: OutputFormat = "text", gitImage: string = "alpine/git:2.47.2", clusterAccess: ClusterAccess = "update_kubeconfig", allowDirty: boolean = false, ${CHECKOUT}) -> string`,
+      featureDeploy: `(${SRC}, branch: string = "", sha: string = "", dryRun: boolean = false, gitImage: string = "alpine/git:2.47.2", clusterAccess: ClusterAccess = "update_kubeconfig", allowDirty: boolean = false, ${CHECKOUT}) -> string`,
+      featureTeardown: `(${SRC}, name: string = "", branch: string = "", gitImage: string = "alpine/git:2.47.2", clusterAccess: ClusterAccess = "update_kubeconfig") -> string`,
       featureSweep: `(${SRC}, liveBranches: string, gitImage: string = "alpine/git:2.47.2", clusterAccess: ClusterAccess = "update_kubeconfig") -> string`,
     });
-    expect(signatures(mod, "TestReport")).toEqual({ check: "() -> string" });
+    expect(signatures(mod, "TestReport")).toEqual({ check: "(failOnFlaky: boolean = false) -> string" });
   });
 
   it("closed choices are enums; their members are what the CLI accepts, their values what the function gets", () => {
@@ -133,6 +139,7 @@ describe("registration (the SDK's Register, as 0.21's ModuleTypes runs it)", () 
     expect(enums).toEqual({
       Environment: ["dev=dev", "stage=stage", "prod=prod"],
       OutputFormat: ["text=text", "json=json"],
+      TestStrategy: ["static=static", "queue=queue"],
       ServeFlavor: ["server=server", "worker=worker", "scheduler=scheduler"],
       ClusterAccess: ["update_kubeconfig=update-kubeconfig", "none=none"],
     });
@@ -140,7 +147,7 @@ describe("registration (the SDK's Register, as 0.21's ModuleTypes runs it)", () 
 
   it("internal state is not exposed: Pipeline has no field (a field is a callable function in --help)", () => {
     expect(engine.objectType("Pipeline").data.fields).toEqual([]);
-    expect(engine.objectType("TestReport").data.fields.map((f) => `${f.name}: ${typeName(f.typeDef)}`)).toEqual(["report: Directory", "summary: string", "failures: integer", "brokenShards: integer"]);
+    expect(engine.objectType("TestReport").data.fields.map((f) => `${f.name}: ${typeName(f.typeDef)}`)).toEqual(["report: Directory", "summary: string", "failures: integer", "brokenShards: integer", "flaky: integer"]);
   });
 
   it("cache policies: whatever asks the outside world (registry, git, AWS) or must rerun is never cached; check-env is a check", () => {
@@ -149,7 +156,8 @@ describe("registration (the SDK's Register, as 0.21's ModuleTypes runs it)", () 
     for (const name of ["plan", "test", "lint", "baseImage", "appImage", "publishAppImage", "decryptEnv", "encryptValue", "serve", "deploy", "featureDeploy", "featureTeardown", "featureSweep"]) {
       expect(policy[name], name).toBe("Never");
     }
-    expect(policy.checkEnv).toBe("Default");
+    // Pure reads of what they are given: cached like any function.
+    for (const name of ["checkEnv", "checkTests", "mergeTimings"]) expect(policy[name], name).toBe("Default");
     expect(fns.filter((f) => f.check).map((f) => f.name)).toEqual(["checkEnv"]);
   });
 
@@ -223,6 +231,16 @@ describe("every function through entrypoint()", () => {
       const error = failed(await engine.call("TestReport", "check", report));
       expect(error).toContain("[TESTS_FAILED]");
       expect(error).toContain("shard 1:");
+
+      // What CI does next: export the report, fail from it, merge the nodes' timings.
+      const exported = path.join(APP_DIR, "test_results");
+      for (const [rel, text] of engine.model.load<DirectoryObj>(report.report, "Directory").files()) {
+        await mkdir(path.dirname(path.join(exported, rel)), { recursive: true });
+        await writeFile(path.join(exported, rel), text);
+      }
+      expect(failed(await engine.call("Pipeline", "checkTests", {}, { report: { dir: exported } }))).toContain("killed by signal 9");
+      const merged = engine.model.load<FileObj>(ok(await engine.call("Pipeline", "mergeTimings", {}, { nodes: { dir: path.join(exported, "timings") } })), "File");
+      expect(Object.keys(JSON.parse(merged.contents())).some((k) => k.startsWith("spec/"))).toBe(true);
     },
     CALL_TIMEOUT,
   );
@@ -236,14 +254,14 @@ describe("every function through entrypoint()", () => {
   );
 
   it.concurrent(
-    "base-image through the registry service; app-image refuses it; publish-app-image without AWS fails through returnError",
+    "base-image through the registry service; app-image refuses it; publish-app-image without it fails through returnError",
     async () => {
       const parent = ok(await engine.call("Pipeline", "withRegistryService", {}, { service: { service: "tcp://localhost:5000" } })) as Record<string, unknown>;
       const base = String(ok(await engine.call("Pipeline", "baseImage", parent, { source: source(), env: "dev" })));
       expect(base).toMatch(/^cache (miss: built and pushed|hit) localhost:5000\/rails-api:base-dev-[0-9a-f]{40}@sha256:/);
       expect(failed(await engine.call("Pipeline", "appImage", parent, { source: source(), env: "dev", branch: "da/develop", sha: SHA }))).toContain("[REGISTRY_UNREACHABLE]");
-      // The default config is ECR: no AWS credentials were given.
-      expect(failed(await engine.call("Pipeline", "publishAppImage", {}, { branch: "da/develop", sha: SHA }))).toMatch(/AWS|credentials|ECR/i);
+      // Without the service, the project's loopback registry.host is refused before anything runs.
+      expect(failed(await engine.call("Pipeline", "publishAppImage", {}, { branch: "da/develop", sha: SHA }))).toContain("[REGISTRY_UNREACHABLE] registry.host localhost:5000 is a loopback address");
     },
     CALL_TIMEOUT,
   );

@@ -1,6 +1,7 @@
-/** Why a shard broke (lib/test-run.ts explainShardOutcome) and the status CI decides from (testStatus). */
+/** Why a shard broke (lib/test-run.ts explainShardOutcome), in the summary and the outcome CI decides from. */
 import { describe, expect, it } from "vitest";
-import { explainShardOutcome, planTestRun, summariseTestRun, testStatus } from "../../modules/pipeline/src/lib/test-run.js";
+import { formatTestOutcome } from "../../modules/pipeline/src/lib/test-outcome.js";
+import { explainShardOutcome, planTestRun, summariseTestRun } from "../../modules/pipeline/src/lib/test-run.js";
 
 describe("explainShardOutcome", () => {
   it.each([
@@ -16,7 +17,7 @@ describe("explainShardOutcome", () => {
   });
 });
 
-describe("a broken shard in the run summary and status.json", () => {
+describe("a broken shard in the run summary and outcome.json", () => {
   const plan = planTestRun({ specFiles: ["spec/a_spec.rb", "spec/b_spec.rb"], timingsSource: "(none)", fileSizes: { "spec/a_spec.rb": 10, "spec/b_spec.rb": 10 }, shards: 2, shardIndex: -1 });
   const junit = '<testsuite name="rspec" tests="1" failures="0" errors="0" skipped="0" time="1"><testcase classname="a" name="x" file="./spec/a_spec.rb" time="1"/></testsuite>';
 
@@ -28,11 +29,12 @@ describe("a broken shard in the run summary and status.json", () => {
     expect(result.summary.totals.tests).toBe(1);
     expect(result.brokenShards).toBe(1);
     expect(result.text).toContain("shard 1: it wrote no JUnit report (rspec exited with 137): killed by signal 9");
-    expect(testStatus(result)).toEqual({ schemaVersion: 1, passed: false, tests: 1, failures: 0, brokenShards: 1, shards: 2 });
+    expect(JSON.parse(formatTestOutcome({ ...result, flaky: result.flaky.length }))).toEqual({ pipelineTestOutcome: 1, failures: 0, brokenShards: 1, flaky: 0 });
   });
 
   it("passes when every shard ran cleanly", () => {
     const result = summariseTestRun(plan, [0, 1].map((index) => ({ index, exitCode: 0, output: "", junit })));
-    expect(testStatus(result)).toMatchObject({ passed: true, brokenShards: 0 });
+    expect(result.summary.passed).toBe(true);
+    expect(JSON.parse(formatTestOutcome({ ...result, flaky: result.flaky.length }))).toMatchObject({ failures: 0, brokenShards: 0 });
   });
 });

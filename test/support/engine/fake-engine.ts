@@ -25,7 +25,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -70,6 +70,13 @@ export interface CallResult {
 /** A `dagger call` the CLI itself refuses (unknown flag, a value not in an enum, a missing required flag). */
 export class CliRefusal extends Error {}
 
+function findUp(from: string, name: string): string | undefined {
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, name))) return dir;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
 function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
@@ -88,11 +95,16 @@ export class FakeEngine {
   processes = 0;
 
   private readonly maxParallel: number;
+  /** The project `dagger call` runs in, and its workspace boundary (the nearest `.git` upward, else itself). */
+  readonly callerDir: string;
+  readonly callerRoot: string;
 
-  constructor(world: World = {}, options: { moduleDir?: string; maxParallel?: number } = {}) {
+  constructor(world: World = {}, options: { moduleDir?: string; maxParallel?: number; callerDir?: string } = {}) {
     this.model = new EngineModel(world);
     this.moduleDir = options.moduleDir ?? path.join(REPO_ROOT, "modules/pipeline");
     this.maxParallel = options.maxParallel ?? 2;
+    this.callerDir = path.resolve(options.callerDir ?? path.join(REPO_ROOT, "test/fixtures/rails-api"));
+    this.callerRoot = findUp(this.callerDir, ".git") ?? this.callerDir;
   }
 
   async start(): Promise<this> {
@@ -249,7 +261,7 @@ export class FakeEngine {
     for (const arg of def.args) {
       if (arg.name in given) continue;
       if (arg.defaultValue !== undefined) out.push({ name: arg.name, value: arg.defaultValue });
-      else if (arg.defaultPath) out.push({ name: arg.name, value: JSON.stringify(this.model.idFor(this.contextDirectory(arg.defaultPath, arg.ignore ?? []))) });
+      else if (arg.defaultPath) out.push({ name: arg.name, value: JSON.stringify(this.model.idFor(this.defaultPathDirectory(arg.defaultPath, arg.ignore ?? []))) });
       else if (!arg.typeDef.data.optional) throw new CliRefusal(`required flag(s) "${kebab(arg.name)}" not set`);
     }
     return out;
@@ -290,9 +302,16 @@ export class FakeEngine {
     }
   }
 
-  /** A contextual directory (`defaultPath`, relative to the repository holding dagger.json), with `ignore` applied. */
-  private contextDirectory(rel: string, ignore: string[]) {
-    return this.hostDirectory(path.join(REPO_ROOT, rel), ignore);
+  /**
+   * A contextual directory (`defaultPath`), `ignore` applied. The module is the project's blueprint
+   * (`dagger init --blueprint`), loaded with legacy default paths: they come from the CALLER's
+   * workspace, a relative path from the directory `dagger call` runs in, an absolute one from the
+   * workspace boundary (`core/modfunc.go` loadLegacyDefaultPathArg, `core/schema/workspace.go`
+   * resolveWorkspacePath; test/support/workspace.ts reads the same rules).
+   */
+  private defaultPathDirectory(defaultPath: string, ignore: string[]) {
+    const abs = defaultPath.startsWith("/") ? path.join(this.callerRoot, defaultPath) : path.join(this.callerDir, defaultPath);
+    return this.hostDirectory(abs, ignore);
   }
 
   private readonly directories = new Map<string, ReturnType<EngineModel["directoryOf"]>>();

@@ -382,6 +382,8 @@ export class EngineModel {
         return this.emptyContainer();
       case "directory":
         return new DirectoryObj(() => new Map(), "scratch");
+      case "file":
+        return new FileObj(String(args.name), () => String(args.contents));
       case "host":
         return { directory: null, service: null } as unknown as Value; // host { directory, service } are resolved by plainField
       case "setSecret":
