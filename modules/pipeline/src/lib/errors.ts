@@ -7,7 +7,7 @@ export const ERROR_CODES = {
   CONFIG_INVALID: "the pipeline configuration failed validation",
   CONFIG_UNREADABLE: "the pipeline configuration file is not valid JSON/YAML",
   REF_INVALID: "the branch, tag or sha given cannot be resolved",
-  FEATURE_NAME_INVALID: "a feature branch name is not alphanumeric-and-dashes",
+  FEATURE_NAME_INVALID: "a feature branch name is not an RFC 1123 label (letters, digits, inner dashes, short enough)",
   ENVIRONMENT_UNKNOWN: "an environment name is not configured",
   SOURCE_FILE_MISSING: "a file the pipeline needs is missing from the source directory",
   ARGUMENT_INVALID: "a command-line argument is missing or out of range",
