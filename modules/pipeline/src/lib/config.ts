@@ -210,7 +210,8 @@ export const DEFAULT_CONFIG: PipelineConfig = {
     destroyArgs: ["destroy", "--terragrunt-working-dir", "{dir}", "-input=false", "-auto-approve"],
   },
   secrets: {
-    secretKeyPatterns: ["PASSWORD", "TOKEN", "SECRET", "KEY", "CREDENTIAL", "PRIVATE"],
+    // PASS/PASSWD/PWD/PASSPHRASE, AUTH, BEARER and SALT: names of secrets the first six missed (DB_PASS, *_SALT).
+    secretKeyPatterns: ["PASSWORD", "PASSWD", "PASSPHRASE", "PASS", "PWD", "TOKEN", "SECRET", "KEY", "CREDENTIAL", "PRIVATE", "AUTH", "BEARER", "SALT"],
     plaintextAllowList: [],
   },
 };
