@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   REGISTRY_UNREACHABLE: "the image registry cannot be reached",
   REGISTRY_AUTH_FAILED: "the image registry refused the credentials",
   REGISTRY_REPOSITORY_MISSING: "the image repository does not exist",
+  REGISTRY_AUTH_CHALLENGE_INVALID: "the registry named a token service that is not a URL or cannot be trusted with the credentials",
   AWS_CREDENTIALS_INVALID: "AWS credentials are missing, malformed or expired",
   AWS_ASSUME_ROLE_FAILED: "the deploy role could not be assumed",
   KMS_DECRYPT_FAILED: "a kmscrypt value could not be decrypted",
