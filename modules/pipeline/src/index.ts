@@ -9,7 +9,7 @@
  * as secrets (`env:NAME`, `file:PATH`), before the function that needs them.
  */
 import { argument, check, Container, Directory, File, func, object, Secret, Service } from "@dagger.io/dagger";
-import type { RunCredentials } from "./credentials.js";
+import type { RunCredentials } from "./run-credentials.js";
 import { runDeploy } from "./deploy.js";
 import { runFeatureSweep, runFeatureTeardown } from "./feature.js";
 import { buildAppImage, publishAppImage, publishBaseImage } from "./images.js";

@@ -22,7 +22,7 @@ import {
   type EnvEntry,
   type EnvFile,
 } from "../lib/env-file.js";
-import { awsErrorName, awsErrorText } from "./credentials.js";
+import { awsErrorName, awsErrorText } from "./credential-provider.js";
 
 /** The two KMS operations env files need. */
 export interface KmsPort {

@@ -10,14 +10,14 @@ import {
   redactSecrets,
   resolveCredentialSource,
   type AwsCredentialInputs,
-} from "../../modules/pipeline/src/lib/aws-credentials.js";
+} from "../../modules/pipeline/src/lib/aws-credential-source.js";
 import {
   assumeRole,
   assumeRoleProvider,
   createAwsClients,
   getCallerIdentity,
   memoizeCredentials,
-} from "../../modules/pipeline/src/aws/credentials.js";
+} from "../../modules/pipeline/src/aws/credential-provider.js";
 
 // AWS's documentation examples, not real keys.
 const KEY_ID = "AKIAIOSFODNN7EXAMPLE";
@@ -335,7 +335,7 @@ describe("STS through the shared helper (aws-sdk-client-mock)", () => {
 });
 
 describe("purity of the lib files this feature owns", () => {
-  it.each(["aws-credentials.ts", "env-file.ts", "env-check.ts"])("%s imports no AWS SDK, Dagger or I/O module", async (name) => {
+  it.each(["aws-credential-source.ts", "env-file.ts", "env-check.ts"])("%s imports no AWS SDK, Dagger or I/O module", async (name) => {
     const { readFile } = await import("node:fs/promises");
     const text = await readFile(new URL(`../../modules/pipeline/src/lib/${name}`, import.meta.url), "utf8");
     const imports = [...text.matchAll(/^import[^;]*from\s+"([^"]+)"/gm)].map((m) => m[1]);

@@ -3,7 +3,7 @@
  *
  * `createAwsClients({ region, credentials })` takes the plaintext inputs a Dagger function read
  * from its `Secret` arguments (or a ready provider), resolves them once (`resolveCredentialSource`
- * in `lib/aws-credentials.ts` validates the shapes), assumes roles through STS where the source
+ * in `lib/aws-credential-source.ts` validates the shapes), assumes roles through STS where the source
  * needs it, and hands out STS/KMS/ECR clients that all use the same memoized provider. Temporary
  * credentials are refreshed five minutes before they expire.
  *
@@ -30,7 +30,7 @@ import {
   type AwsCredentialInputs,
   type AwsCredentials,
   type CredentialSource,
-} from "../lib/aws-credentials.js";
+} from "../lib/aws-credential-source.js";
 
 /** What the AWS SDK accepts as `credentials`: called before each request, memoized here. */
 export type AwsCredentialProvider = () => Promise<AwsCredentials>;

@@ -5,7 +5,7 @@
  * so credentials arrive as `Secret` arguments whose plaintext the caller reads and passes here:
  * (a) an access key id + secret key (+ session token), (b) a shared credentials file's text and a
  * profile name, or (c) a CI OIDC web identity token + role ARN. `resolveCredentialSource` validates
- * the shapes and says which STS calls are needed; `src/aws/credentials.ts` makes the SDK provider.
+ * the shapes and says which STS calls are needed; `src/aws/credential-provider.ts` makes the SDK provider.
  *
  * Messages name the flag, the profile or `file:line`, and describe a bad value by its shape
  * (length, prefix) only: a secret value never appears in a message, even when it sits in the
