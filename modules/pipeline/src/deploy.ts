@@ -20,7 +20,8 @@
 import { randomBytes } from "node:crypto";
 import type { Directory } from "@dagger.io/dagger";
 import type { STSClient } from "@aws-sdk/client-sts";
-import { assumeRole, createAwsClients } from "./aws/credential-provider.js";
+import { createAwsClients } from "./aws/credential-provider.js";
+import { assumeRole } from "./aws/sts.js";
 import type { RunCredentials } from "./run-credentials.js";
 import { DaggerWorkspace, daggerGitAuth, DEFAULT_GIT_IMAGE } from "./infra-dagger.js";
 import { gitAuthConfig, redactUrl, type GitAuth } from "./infra/git-auth.js";

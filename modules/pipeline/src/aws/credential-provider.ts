@@ -1,218 +1,57 @@
 /**
- * The one AWS credentials helper ECR, STS and KMS code share.
+ * AWS credentials and clients for the adapters (ECR, STS, KMS), from the AWS SDK's own providers.
  *
  * `createAwsClients({ region, credentials })` takes the plaintext inputs a Dagger function read
- * from its `Secret` arguments (or a ready provider), resolves them once (`resolveCredentialSource`
- * in `lib/aws-credential-source.ts` validates the shapes), assumes roles through STS where the source
- * needs it, and hands out STS/KMS/ECR clients that all use the same memoized provider. Temporary
- * credentials are refreshed five minutes before they expire.
+ * from its `Secret` arguments, validates their shapes at once (`lib/aws-credential-source.ts`: bad
+ * flags fail before anything runs) and builds one provider from `@aws-sdk/credential-providers`:
+ * - keys: used as they are;
+ * - a shared credentials/config file + profile: `fromIni` (role_arn/source_profile chains,
+ *   credential_process, ...). The file arrives as a Secret's text: it is written to a private
+ *   temporary file (0600 in a 0700 folder) that exists only while `fromIni` reads it;
+ * - a CI OIDC token + role: `fromWebToken` (AssumeRoleWithWebIdentity);
+ * - `--role-arn` on top of keys or a profile: `fromTemporaryCredentials` (AssumeRole).
+ * Roles of `fromIni` profiles and web identities are assumed with the injectable STS client
+ * (`createSts`), so tests drive them with aws-sdk-client-mock. Each SDK client memoizes the provider
+ * and refreshes it five minutes before expiry (@aws-sdk/core resolveAwsSdkSigV4Config ->
+ * memoizeIdentityProvider), so nothing here caches.
  *
- * Tests inject clients (`clients`) or mock the client classes with `aws-sdk-client-mock`.
- * Nothing here logs; errors carry role ARNs, flags and profile names, never a secret (AWS's own
- * messages are passed through `redactSecrets` with the secrets in play).
+ * Every client and provider handed out goes through `redaction.ts` with the credentials in play:
+ * no AWS error leaves with a credential in it, whatever AWS sends.
  */
-import {
-  AssumeRoleCommand,
-  AssumeRoleWithWebIdentityCommand,
-  GetCallerIdentityCommand,
-  STSClient,
-  type Credentials as StsCredentials,
-} from "@aws-sdk/client-sts";
-import { KMSClient } from "@aws-sdk/client-kms";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ECRClient } from "@aws-sdk/client-ecr";
-import { PipelineError } from "../lib/errors.js";
+import { KMSClient } from "@aws-sdk/client-kms";
+import { STSClient } from "@aws-sdk/client-sts";
+import { fromIni, fromTemporaryCredentials, fromWebToken } from "@aws-sdk/credential-providers";
 import {
+  AWS_CREDENTIAL_FLAGS,
+  checkStaticKeys,
   DEFAULT_SESSION_NAME,
   describeSource,
-  redactSecrets,
   resolveCredentialSource,
   sourceSecrets,
   type AwsCredentialInputs,
   type AwsCredentials,
   type CredentialSource,
+  type ProfileSource,
 } from "../lib/aws-credential-source.js";
+import { explainProfileFailure, locateValue } from "../lib/aws-profile.js";
+import { PipelineError, ProblemsError, type Problem } from "../lib/errors.js";
+import { awsErrorText } from "./aws-errors.js";
+import { CredentialsInPlay, redactingClient, redactingProvider } from "./redaction.js";
+import { assumeRole, assumeRoleWithWebIdentity, DEFAULT_DURATION_SECONDS, stsFailure } from "./sts.js";
 
-/** What the AWS SDK accepts as `credentials`: called before each request, memoized here. */
+/** What the AWS SDK accepts as `credentials`. */
 export type AwsCredentialProvider = () => Promise<AwsCredentials>;
 
-/** Builds the STS client used to assume roles (given the source credentials; none for OIDC). */
-export type StsClientFactory = (credentials: AwsCredentialProvider | undefined) => STSClient;
-
-export interface AssumeRoleParams {
-  roleArn: string;
-  sessionName?: string;
-  /** 900..43200; defaults to 3600. */
-  durationSeconds?: number;
-  externalId?: string;
-}
-
-export interface WebIdentityParams {
-  roleArn: string;
-  webIdentityToken: string;
-  sessionName?: string;
-  durationSeconds?: number;
-}
-
-const DEFAULT_DURATION_SECONDS = 3600;
-const REFRESH_MARGIN_MS = 5 * 60 * 1000;
-
-/** Error names that mean the caller's own credentials are bad (not the role's trust policy). */
-const CREDENTIAL_ERRORS: Record<string, string> = {
-  InvalidClientTokenId: "AWS does not know the access key id (deleted or deactivated key, or a key from another partition)",
-  UnrecognizedClientException: "AWS does not know the access key id or session token",
-  SignatureDoesNotMatch: "the secret access key does not belong to the access key id",
-  InvalidSignatureException: "the secret access key does not belong to the access key id",
-  IncompleteSignature: "the request signature is incomplete (a key or token is truncated)",
-  ExpiredToken: "the credentials have expired",
-  ExpiredTokenException: "the credentials have expired",
-  MissingAuthenticationToken: "no credentials were sent",
-  CredentialsProviderError: "no credentials could be loaded",
-};
-
-/**
- * `AssumeRole`: temporary credentials for `roleArn`. AWS_ASSUME_ROLE_FAILED names the role and,
- * on AccessDenied, points at the trust policy and the caller's `sts:AssumeRole` permission.
- */
-export async function assumeRole(sts: STSClient, params: AssumeRoleParams, secrets: readonly string[] = []): Promise<AwsCredentials> {
-  try {
-    const out = await sts.send(
-      new AssumeRoleCommand({
-        RoleArn: params.roleArn,
-        RoleSessionName: params.sessionName ?? DEFAULT_SESSION_NAME,
-        DurationSeconds: params.durationSeconds ?? DEFAULT_DURATION_SECONDS,
-        ...(params.externalId ? { ExternalId: params.externalId } : {}),
-      }),
-    );
-    return toCredentials(out.Credentials, params.roleArn);
-  } catch (err) {
-    throw stsFailure(err, { action: "AssumeRole", roleArn: params.roleArn, secrets });
-  }
-}
-
-/** `AssumeRoleWithWebIdentity` (CI OIDC): unsigned, so `sts` needs no credentials. */
-export async function assumeRoleWithWebIdentity(sts: STSClient, params: WebIdentityParams): Promise<AwsCredentials> {
-  try {
-    const out = await sts.send(
-      new AssumeRoleWithWebIdentityCommand({
-        RoleArn: params.roleArn,
-        RoleSessionName: params.sessionName ?? DEFAULT_SESSION_NAME,
-        WebIdentityToken: params.webIdentityToken,
-        DurationSeconds: params.durationSeconds ?? DEFAULT_DURATION_SECONDS,
-      }),
-    );
-    return toCredentials(out.Credentials, params.roleArn);
-  } catch (err) {
-    throw stsFailure(err, { action: "AssumeRoleWithWebIdentity", roleArn: params.roleArn, secrets: [params.webIdentityToken] });
-  }
-}
-
-/** A refreshing provider of `roleArn`'s credentials, assumed with `sts` (e.g. the deploy role). */
-export function assumeRoleProvider(sts: STSClient, params: AssumeRoleParams, options: { now?: () => number } = {}): AwsCredentialProvider {
-  return memoizeCredentials(() => assumeRole(sts, params), options.now);
-}
-
-/** `GetCallerIdentity`: which account and principal the credentials belong to. */
-export async function getCallerIdentity(sts: STSClient): Promise<{ account: string; arn: string; userId: string }> {
-  try {
-    const out = await sts.send(new GetCallerIdentityCommand({}));
-    return { account: out.Account ?? "", arn: out.Arn ?? "", userId: out.UserId ?? "" };
-  } catch (err) {
-    throw stsFailure(err, { action: "GetCallerIdentity", secrets: [] });
-  }
-}
-
-export interface CredentialProviderOptions {
-  region: string;
-  /** Defaults to `new STSClient({ region, credentials })`. */
-  createSts?: StsClientFactory;
-  /** Epoch milliseconds, for the refresh decision. */
-  now?: () => number;
-}
-
-/** A provider for a resolved source: static keys as they are; roles assumed (and re-assumed) via STS. */
-export function credentialProviderFor(source: CredentialSource, options: CredentialProviderOptions): AwsCredentialProvider {
-  const createSts = options.createSts ?? ((credentials) => new STSClient({ region: options.region, ...(credentials ? { credentials } : {}) }));
-  switch (source.kind) {
-    case "static": {
-      const credentials = source.credentials;
-      return async () => credentials;
-    }
-    case "assume-role": {
-      const sourceProvider = credentialProviderFor(source.source, options);
-      const sts = createSts(sourceProvider);
-      const secrets = sourceSecrets(source);
-      return memoizeCredentials(
-        () =>
-          assumeRole(
-            sts,
-            {
-              roleArn: source.roleArn,
-              sessionName: source.sessionName,
-              ...(source.durationSeconds !== undefined ? { durationSeconds: source.durationSeconds } : {}),
-              ...(source.externalId !== undefined ? { externalId: source.externalId } : {}),
-            },
-            secrets,
-          ),
-        options.now,
-      );
-    }
-    case "web-identity": {
-      const sts = createSts(undefined);
-      return memoizeCredentials(
-        () =>
-          assumeRoleWithWebIdentity(sts, {
-            roleArn: source.roleArn,
-            webIdentityToken: source.webIdentityToken,
-            sessionName: source.sessionName,
-            ...(source.durationSeconds !== undefined ? { durationSeconds: source.durationSeconds } : {}),
-          }),
-        options.now,
-      );
-    }
-  }
-}
-
-/** Inputs -> validated source -> provider. Throws AWS_CREDENTIALS_INVALID on bad shapes. */
-export function resolveAwsCredentials(
-  inputs: AwsCredentialInputs,
-  options: CredentialProviderOptions & { credentialsPath?: string },
-): { provider: AwsCredentialProvider; source: CredentialSource; description: string } {
-  const source = resolveCredentialSource(inputs, {
-    now: new Date(options.now ? options.now() : Date.now()),
-    ...(options.credentialsPath ? { credentialsPath: options.credentialsPath } : {}),
-  });
-  return { provider: credentialProviderFor(source, options), source, description: describeSource(source) };
-}
-
-/**
- * Share one in-flight fetch; keep the result until five minutes before it expires; after a
- * failure the next call tries again.
- */
-export function memoizeCredentials(fetch: () => Promise<AwsCredentials>, now: () => number = Date.now): AwsCredentialProvider {
-  let current: Promise<AwsCredentials> | undefined;
-  let value: AwsCredentials | undefined;
-  return async () => {
-    if (value && (!value.expiration || value.expiration.getTime() - now() > REFRESH_MARGIN_MS)) return value;
-    if (!current) {
-      current = fetch().then(
-        (v) => {
-          value = v;
-          current = undefined;
-          return v;
-        },
-        (err: unknown) => {
-          current = undefined;
-          throw err;
-        },
-      );
-    }
-    return current;
-  };
-}
+/** Builds the STS client that assumes a role (given the source credentials; none for OIDC). */
+export type StsClientFactory = (credentials: AwsCredentials | undefined) => STSClient;
 
 export interface AwsClients {
   readonly region: string;
-  /** The shared provider (pass it to any other SDK client). */
+  /** The provider the clients use (call it for the credentials themselves, e.g. for terragrunt). */
   readonly credentials: AwsCredentialProvider;
   /** Where the credentials come from, safe to print (flags, profile, role ARN). */
   readonly description: string;
@@ -227,51 +66,55 @@ export interface AwsClientsOptions {
   region: string;
   /** The inputs from the Dagger function's secrets, or a ready provider. */
   credentials: AwsCredentialInputs | AwsCredentialProvider;
-  /** Ready clients (tests, or sharing across calls); the others are created on first use. */
+  /** Ready clients (tests, or sharing across calls); the others are created on first use. Either way they are wrapped for redaction. */
   clients?: Partial<{ sts: STSClient; kms: KMSClient; ecr: ECRClient }>;
-  /** STS client used to assume roles while resolving `credentials`. */
+  /** STS client that assumes the roles of profiles and web identities (default: `new STSClient({ region, credentials })`). */
   createSts?: StsClientFactory;
   credentialsPath?: string;
+  /** Epoch milliseconds, for the expiry check of a web identity token. */
   now?: () => number;
 }
 
 /**
- * One credential provider, three lazily created clients in one region.
+ * One credential provider, three lazily created clients in one region, all redacting.
  * Example: `const aws = createAwsClients({ region: env.region, credentials: { accessKeyId, secretAccessKey } });`
  * then `kmsPort(aws.kms())`, `aws.ecr().send(new GetAuthorizationTokenCommand({}))`.
  */
 export function createAwsClients(options: AwsClientsOptions): AwsClients {
   const { region } = options;
+  const inPlay = new CredentialsInPlay();
   let provider: AwsCredentialProvider;
   let description: string;
   if (typeof options.credentials === "function") {
     provider = options.credentials;
     description = "credentials from a provider";
   } else {
-    const resolved = resolveAwsCredentials(options.credentials, {
-      region,
-      ...(options.createSts ? { createSts: options.createSts } : {}),
-      ...(options.now ? { now: options.now } : {}),
+    const source = resolveCredentialSource(options.credentials, {
+      now: new Date(options.now ? options.now() : Date.now()),
       ...(options.credentialsPath ? { credentialsPath: options.credentialsPath } : {}),
     });
-    provider = resolved.provider;
-    description = resolved.description;
+    inPlay.add(...sourceSecrets(source));
+    const makeSts = options.createSts ?? ((credentials) => new STSClient({ region, ...(credentials ? { credentials } : {}) }));
+    provider = providerFor(source, { region, createSts: (credentials) => redactingClient(makeSts(credentials), inPlay) });
+    description = describeSource(source);
   }
+  const credentials = redactingProvider(provider, inPlay);
   const created: Array<{ destroy(): void }> = [];
-  const lazy = <T extends { destroy(): void }>(injected: T | undefined, make: () => T): (() => T) => {
-    let client = injected;
+  const lazy = <T extends { destroy(): void; send: STSClient["send"] | KMSClient["send"] | ECRClient["send"] }>(injected: T | undefined, make: () => T): (() => T) => {
+    let client: T | undefined;
     return () => {
       if (!client) {
-        client = make();
-        created.push(client);
+        const raw = injected ?? make();
+        if (!injected) created.push(raw);
+        client = redactingClient(raw, inPlay);
       }
       return client;
     };
   };
-  const config = { region, credentials: provider };
+  const config = { region, credentials };
   return {
     region,
-    credentials: provider,
+    credentials,
     description,
     sts: lazy(options.clients?.sts, () => new STSClient(config)),
     kms: lazy(options.clients?.kms, () => new KMSClient(config)),
@@ -280,81 +123,115 @@ export function createAwsClients(options: AwsClientsOptions): AwsClients {
   };
 }
 
-function toCredentials(c: StsCredentials | undefined, roleArn: string): AwsCredentials {
-  if (!c?.AccessKeyId || !c.SecretAccessKey) {
-    throw new PipelineError("AWS_ASSUME_ROLE_FAILED", `STS returned no credentials for ${roleArn}`, { hint: "retry; if it persists, check the AWS service health for STS" });
+interface ProviderDeps {
+  region: string;
+  /** Already redacting. */
+  createSts: StsClientFactory;
+}
+
+/** The AWS SDK provider for a validated source. */
+export function providerFor(source: CredentialSource, deps: ProviderDeps): AwsCredentialProvider {
+  switch (source.kind) {
+    case "static": {
+      const credentials = source.credentials;
+      return async () => credentials;
+    }
+    case "profile":
+      return profileProvider(source, deps);
+    case "web-identity":
+      return fromWebToken({
+        roleArn: source.roleArn,
+        webIdentityToken: source.webIdentityToken,
+        roleSessionName: source.sessionName,
+        ...(source.durationSeconds !== undefined ? { durationSeconds: source.durationSeconds } : {}),
+        roleAssumerWithWebIdentity: (params) =>
+          assumeRoleWithWebIdentity(deps.createSts(undefined), {
+            roleArn: params.RoleArn!,
+            webIdentityToken: params.WebIdentityToken!,
+            ...(params.RoleSessionName ? { sessionName: params.RoleSessionName } : {}),
+            ...(params.DurationSeconds !== undefined ? { durationSeconds: params.DurationSeconds } : {}),
+          }),
+      }) as AwsCredentialProvider;
+    case "assume-role": {
+      const assume = fromTemporaryCredentials({
+        masterCredentials: providerFor(source.source, deps),
+        params: {
+          RoleArn: source.roleArn,
+          RoleSessionName: source.sessionName,
+          DurationSeconds: source.durationSeconds ?? DEFAULT_DURATION_SECONDS,
+          ...(source.externalId ? { ExternalId: source.externalId } : {}),
+        },
+        clientConfig: { region: deps.region },
+      });
+      return async () => {
+        try {
+          return (await assume()) as AwsCredentials;
+        } catch (err) {
+          throw stsFailure(err, { action: "AssumeRole", roleArn: source.roleArn });
+        }
+      };
+    }
   }
-  return {
-    accessKeyId: c.AccessKeyId,
-    secretAccessKey: c.SecretAccessKey,
-    ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}),
-    ...(c.Expiration ? { expiration: c.Expiration } : {}),
+}
+
+/**
+ * `fromIni` over the profile's file, written to a private temporary file for the one read. The
+ * same text is given as the credentials file (`[name]` sections) and the config file
+ * (`[profile name]`, `[sso-session x]` sections), as the AWS CLI would read either.
+ */
+function profileProvider(source: ProfileSource, deps: ProviderDeps): AwsCredentialProvider {
+  return async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pipeline-aws-profile-"));
+    try {
+      const filepath = join(dir, "credentials");
+      const configFilepath = join(dir, "config");
+      await writeFile(filepath, source.text, { mode: 0o600, flag: "wx" });
+      await writeFile(configFilepath, source.text, { mode: 0o600, flag: "wx" });
+      const credentials = await fromIni({
+        profile: source.profile,
+        filepath,
+        configFilepath,
+        ignoreCache: true,
+        roleAssumer: async (sourceCredentials, params) => {
+          assertKeyShapes(source, sourceCredentials);
+          return assumeRole(deps.createSts(sourceCredentials as AwsCredentials), {
+            roleArn: params.RoleArn,
+            // The SDK names unnamed sessions aws-sdk-js-<time>; ours are named like every other session of the pipeline.
+            sessionName: params.RoleSessionName?.startsWith("aws-sdk-js-") ? DEFAULT_SESSION_NAME : (params.RoleSessionName ?? DEFAULT_SESSION_NAME),
+            ...(params.DurationSeconds !== undefined ? { durationSeconds: params.DurationSeconds } : {}),
+            ...(params.ExternalId ? { externalId: params.ExternalId } : {}),
+          });
+        },
+      })();
+      assertKeyShapes(source, credentials);
+      return credentials as AwsCredentials;
+    } catch (err) {
+      if (err instanceof PipelineError) throw err;
+      throw (
+        explainProfileFailure(awsErrorText(err), { text: source.text, path: source.path, profile: source.profile, flags: AWS_CREDENTIAL_FLAGS }) ??
+        new PipelineError("AWS_CREDENTIALS_INVALID", `AWS credentials from ${describeSource(source)} could not be resolved (${awsErrorText(err)})`, {
+          hint: `check profile ${source.profile} in ${source.path}`,
+          cause: err,
+        })
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   };
 }
 
-/** The error name the SDK gives (`AccessDenied`, `ExpiredTokenException`, ...). */
-export function awsErrorName(err: unknown): string {
-  if (typeof err === "object" && err !== null) {
-    const e = err as { name?: unknown; Code?: unknown; code?: unknown };
-    for (const n of [e.name, e.Code, e.code]) if (typeof n === "string" && n !== "Error") return n;
-  }
-  return "Error";
-}
-
-/** AWS's message with the secrets in play removed. */
-export function awsErrorText(err: unknown, secrets: readonly string[]): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return redactSecrets(message, secrets).split("\n")[0]!.slice(0, 400);
-}
-
-function stsFailure(err: unknown, ctx: { action: string; roleArn?: string; secrets: readonly string[] }): PipelineError {
-  if (err instanceof PipelineError) return err;
-  const name = awsErrorName(err);
-  const detail = `${name}: ${awsErrorText(err, ctx.secrets)}`;
-  const role = ctx.roleArn ?? "";
-  const webIdentity = ctx.action === "AssumeRoleWithWebIdentity";
-  if (webIdentity && (name === "ExpiredTokenException" || name === "ExpiredToken")) {
-    return new PipelineError("AWS_CREDENTIALS_INVALID", `the web identity token for ${role} has expired (${detail})`, {
-      hint: "pass the OIDC token of the running CI job (e.g. env:CIRCLE_OIDC_TOKEN_V2); they live about an hour",
-      cause: err,
-    });
-  }
-  if (name in CREDENTIAL_ERRORS) {
-    return new PipelineError("AWS_CREDENTIALS_INVALID", `${ctx.action}${role ? ` for ${role}` : ""} failed: ${CREDENTIAL_ERRORS[name]} (${detail})`, {
-      hint: "pass fresh credentials (key id, secret key and, for temporary keys, the session token of the same session)",
-      cause: err,
-    });
-  }
-  if (name === "InvalidIdentityToken" || name === "IDPRejectedClaim") {
-    return new PipelineError("AWS_ASSUME_ROLE_FAILED", `${ctx.action} for ${role} rejected the web identity token (${detail})`, {
-      hint:
-        "check that the CI's OIDC provider is registered in IAM for this account (issuer URL and audience), and that the role's trust policy " +
-        "conditions on aud/sub match this project and branch",
-      cause: err,
-    });
-  }
-  if (name === "AccessDenied" || name === "AccessDeniedException") {
-    return new PipelineError("AWS_ASSUME_ROLE_FAILED", `not allowed to assume ${role || "the role"} (${detail})`, {
-      hint: webIdentity
-        ? `the trust policy of ${role} must allow sts:AssumeRoleWithWebIdentity for your CI's OIDC provider (Federated principal) with matching aud/sub conditions`
-        : `the trust policy of ${role} must name the calling principal, and that principal needs sts:AssumeRole on ${role} in its IAM policy`,
-      cause: err,
-    });
-  }
-  if (name === "RegionDisabledException") {
-    return new PipelineError("AWS_ASSUME_ROLE_FAILED", `${ctx.action} for ${role}: STS is not activated in this region (${detail})`, {
-      hint: "activate the region's STS endpoint in IAM account settings, or use the environment's region",
-      cause: err,
-    });
-  }
-  if (name === "ValidationError" && /duration/i.test(detail)) {
-    return new PipelineError("AWS_ASSUME_ROLE_FAILED", `${ctx.action} for ${role}: the session duration is longer than the role allows (${detail})`, {
-      hint: "lower duration_seconds or raise the role's maximum session duration",
-      cause: err,
-    });
-  }
-  return new PipelineError(ctx.action === "GetCallerIdentity" ? "AWS_CREDENTIALS_INVALID" : "AWS_ASSUME_ROLE_FAILED", `${ctx.action}${role ? ` for ${role}` : ""} failed (${detail})`, {
-    hint: "check the network to sts.<region>.amazonaws.com and retry; the error name above says what AWS refused",
-    cause: err,
-  });
+/** Keys read from the file must look like keys; problems name `file:line [profile] key`, never the value. */
+function assertKeyShapes(source: ProfileSource, credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }): void {
+  const label = (key: string, value: string | undefined) => (value === undefined ? `${source.path} ${key}` : locateValue(source.text, source.path, key, value));
+  const problems: Problem[] = [];
+  checkStaticKeys(
+    credentials,
+    {
+      accessKeyId: label("aws_access_key_id", credentials.accessKeyId),
+      secretAccessKey: label("aws_secret_access_key", credentials.secretAccessKey),
+      sessionToken: label("aws_session_token", credentials.sessionToken),
+    },
+    problems,
+  );
+  if (problems.length > 0) throw new ProblemsError("AWS_CREDENTIALS_INVALID", "AWS credentials are invalid", problems);
 }
