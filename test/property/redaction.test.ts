@@ -8,7 +8,7 @@
  */
 import { inspect } from "node:util";
 import fc from "fast-check";
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mockClient } from "aws-sdk-client-mock";
 import { DecryptCommand, EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
 import { DescribeImagesCommand, ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
@@ -85,19 +85,36 @@ const errorName = fc.oneof(
 const PATHS = ["ecr-lookup", "ecr-login", "kms-decrypt", "kms-encrypt", "sts-deploy-role", "sts-caller", "provider"] as const;
 type Path = (typeof PATHS)[number];
 
+/**
+ * What "AWS" answers in the current input: per command, queued answers first, then `failure`.
+ * The mocks are set up once and read this, because aws-sdk-client-mock keeps every `on(...)`
+ * matcher until restored: re-arming them 20,000 times (npm run test:properties:long) runs out of memory.
+ */
+let script: { failure: Error; queued: Map<string, unknown[]> } = { failure: new Error("unset"), queued: new Map() };
+const answer = (command: string) => async () => {
+  const next = script.queued.get(command)?.shift();
+  if (next !== undefined) return next;
+  throw script.failure;
+};
 const ecr = mockClient(ECRClient);
 const kms = mockClient(KMSClient);
 const sts = mockClient(STSClient);
-beforeEach(() => {
-  ecr.reset();
-  kms.reset();
-  sts.reset();
+beforeAll(() => {
+  ecr.on(DescribeImagesCommand).callsFake(answer("DescribeImages"));
+  ecr.on(GetAuthorizationTokenCommand).callsFake(answer("GetAuthorizationToken"));
+  kms.on(DecryptCommand).callsFake(answer("Decrypt"));
+  kms.on(EncryptCommand).callsFake(answer("Encrypt"));
+  sts.on(AssumeRoleCommand).callsFake(answer("AssumeRole"));
+  sts.on(AssumeRoleWithWebIdentityCommand).callsFake(answer("AssumeRoleWithWebIdentity"));
+  sts.on(GetCallerIdentityCommand).callsFake(answer("GetCallerIdentity"));
 });
 afterAll(() => {
   ecr.restore();
   kms.restore();
   sts.restore();
 });
+/** The run's clients, shared by every input (the role-assuming STS clients are still made per input). */
+const shared = { ecr: new ECRClient({ region: "us-west-2" }), kms: new KMSClient({ region: "us-west-2" }), sts: new STSClient({ region: "us-west-2" }) };
 
 const BLOB = Buffer.from([1, 2, 2, 0, 0x78, ...Array.from({ length: 30 }, (_, i) => i)]).toString("base64");
 
@@ -153,37 +170,29 @@ describe("redaction at the AWS adapter boundary (property)", () => {
         fc.array(fc.tuple(fc.nat(), quoting), { minLength: 1, maxLength: 3 }),
         fc.string({ maxLength: 40 }),
         async (src, deployRole, ecrPassword, path, name, leaks, filler) => {
-          ecr.reset();
-          kms.reset();
-          sts.reset();
           const inPlay = credentialsInPlay(src, path !== "provider", deployRole, ecrPassword);
           const text = [filler, ...leaks.map(([i, quote]) => quote(inPlay[i % inPlay.length]!))].join(" ");
           const failure = Object.assign(new Error(text), { name, $metadata: { httpStatusCode: 400 }, $fault: "client", $response: { body: text } });
 
           // Keys and a profile resolve without asking AWS: only a web identity's provider can meet an AWS error.
           fc.pre(path !== "provider" || src.kind === "web-identity");
-          const aws = createAwsClients({ region: "us-west-2", credentials: inputsOf(src) });
+          // Earlier in the run AWS answered well: the web identity's role (if resolved first), the deploy role, ECR's password.
+          script = {
+            failure,
+            queued: new Map<string, unknown[]>([
+              ["AssumeRoleWithWebIdentity", src.kind === "web-identity" && path !== "provider" ? [{ Credentials: src.assumed }] : []],
+              ["AssumeRole", [{ Credentials: deployRole }]],
+              ["GetAuthorizationToken", [{ authorizationData: [{ authorizationToken: Buffer.from(`AWS:${ecrPassword}`).toString("base64") }] }]],
+            ]),
+          };
+          const aws = createAwsClients({ region: "us-west-2", credentials: inputsOf(src), clients: shared });
           // As the SDK does before signing: the run's own credentials are resolved (web identity: assumed).
-          if (path !== "provider") {
-            if (src.kind === "web-identity") sts.on(AssumeRoleWithWebIdentityCommand).resolvesOnce({ Credentials: src.assumed });
-            await aws.credentials();
-          }
-          // Earlier in the run: the deploy role was assumed and ECR handed out its password.
-          sts.on(AssumeRoleCommand).resolvesOnce({ Credentials: deployRole });
+          if (path !== "provider") await aws.credentials();
           await assumeRole(aws.sts(), { roleArn: ROLE });
-          ecr.on(GetAuthorizationTokenCommand).resolvesOnce({ authorizationData: [{ authorizationToken: Buffer.from(`AWS:${ecrPassword}`).toString("base64") }] });
           await new EcrRegistry<string>({ client: aws.ecr(), host: HOST, accountId: "004671295794", region: "us-west-2", toSecret: (_n, p) => p }).login();
 
-          // Now AWS answers with the hostile text.
-          ecr.on(DescribeImagesCommand).rejects(failure);
-          ecr.on(GetAuthorizationTokenCommand).rejects(failure);
-          kms.on(DecryptCommand).rejects(failure);
-          kms.on(EncryptCommand).rejects(failure);
-          sts.on(AssumeRoleCommand).rejects(failure);
-          sts.on(GetCallerIdentityCommand).rejects(failure);
-          sts.on(AssumeRoleWithWebIdentityCommand).rejects(failure);
+          // Now AWS answers every call with the hostile text.
           const err = await run(path, aws);
-
           const shown = everything(err);
           for (const credential of inPlay) {
             expect(shown).not.toContain(credential);

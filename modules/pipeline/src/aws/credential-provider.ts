@@ -145,12 +145,14 @@ export function providerFor(source: CredentialSource, deps: ProviderDeps): AwsCr
         roleSessionName: source.sessionName,
         ...(source.durationSeconds !== undefined ? { durationSeconds: source.durationSeconds } : {}),
         roleAssumerWithWebIdentity: (params) =>
-          assumeRoleWithWebIdentity(deps.createSts(undefined), {
-            roleArn: params.RoleArn!,
-            webIdentityToken: params.WebIdentityToken!,
-            ...(params.RoleSessionName ? { sessionName: params.RoleSessionName } : {}),
-            ...(params.DurationSeconds !== undefined ? { durationSeconds: params.DurationSeconds } : {}),
-          }),
+          withStsClient(deps, undefined, (sts) =>
+            assumeRoleWithWebIdentity(sts, {
+              roleArn: params.RoleArn!,
+              webIdentityToken: params.WebIdentityToken!,
+              ...(params.RoleSessionName ? { sessionName: params.RoleSessionName } : {}),
+              ...(params.DurationSeconds !== undefined ? { durationSeconds: params.DurationSeconds } : {}),
+            }),
+          ),
       }) as AwsCredentialProvider;
     case "assume-role": {
       const assume = fromTemporaryCredentials({
@@ -194,13 +196,15 @@ function profileProvider(source: ProfileSource, deps: ProviderDeps): AwsCredenti
         ignoreCache: true,
         roleAssumer: async (sourceCredentials, params) => {
           assertKeyShapes(source, sourceCredentials);
-          return assumeRole(deps.createSts(sourceCredentials as AwsCredentials), {
-            roleArn: params.RoleArn,
-            // The SDK names unnamed sessions aws-sdk-js-<time>; ours are named like every other session of the pipeline.
-            sessionName: params.RoleSessionName?.startsWith("aws-sdk-js-") ? DEFAULT_SESSION_NAME : (params.RoleSessionName ?? DEFAULT_SESSION_NAME),
-            ...(params.DurationSeconds !== undefined ? { durationSeconds: params.DurationSeconds } : {}),
-            ...(params.ExternalId ? { externalId: params.ExternalId } : {}),
-          });
+          return withStsClient(deps, sourceCredentials as AwsCredentials, (sts) =>
+            assumeRole(sts, {
+              roleArn: params.RoleArn,
+              // The SDK names unnamed sessions aws-sdk-js-<time>; ours are named like every other session of the pipeline.
+              sessionName: params.RoleSessionName?.startsWith("aws-sdk-js-") ? DEFAULT_SESSION_NAME : (params.RoleSessionName ?? DEFAULT_SESSION_NAME),
+              ...(params.DurationSeconds !== undefined ? { durationSeconds: params.DurationSeconds } : {}),
+              ...(params.ExternalId ? { externalId: params.ExternalId } : {}),
+            }),
+          );
         },
       })();
       assertKeyShapes(source, credentials);
@@ -218,6 +222,16 @@ function profileProvider(source: ProfileSource, deps: ProviderDeps): AwsCredenti
       await rm(dir, { recursive: true, force: true });
     }
   };
+}
+
+/** One STS client for one role assumption (each refresh makes its own), closed afterwards. */
+async function withStsClient<T>(deps: ProviderDeps, credentials: AwsCredentials | undefined, use: (sts: STSClient) => Promise<T>): Promise<T> {
+  const sts = deps.createSts(credentials);
+  try {
+    return await use(sts);
+  } finally {
+    sts.destroy();
+  }
 }
 
 /** Keys read from the file must look like keys; problems name `file:line [profile] key`, never the value. */
