@@ -4,7 +4,7 @@
  * `STSClient` of @aws-sdk/client-sts (the client this module assumes roles with) and, for
  * fromTemporaryCredentials, the SDK's own nested STS client.
  */
-import { readdir, stat } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -280,28 +280,43 @@ describe("profiles through the SDK's fromIni", () => {
     expect(await aws.credentials()).toMatchObject({ accessKeyId: TEMP_KEY_ID, sessionToken: SESSION });
   });
 
-  it("the file is written privately (0600 in a 0700 folder) only while the SDK reads it", async () => {
-    const listProfiles = async () => (await readdir(tmpdir())).filter((n) => n.startsWith("pipeline-aws-profile-"));
-    const before = await listProfiles();
-    const modes = async (d: string) => ({
-      dir: (await stat(join(tmpdir(), d))).mode & 0o777,
-      files: await Promise.all((await readdir(join(tmpdir(), d))).map(async (f) => (await stat(join(tmpdir(), d, f))).mode & 0o777)),
+  describe("the temporary file", () => {
+    // A private TMPDIR (os.tmpdir() reads it at each call), so other runs' files cannot interfere.
+    let privateTmp = "";
+    const savedTmp = process.env.TMPDIR;
+    beforeEach(async () => {
+      privateTmp = await mkdtemp(join(tmpdir(), "profile-test-"));
+      process.env.TMPDIR = privateTmp;
     });
-    let during: Array<{ dir: number; files: number[] }> = [];
-    // AssumeRole runs while fromIni resolves the profile: look at the file it is reading.
-    sts.on(AssumeRoleCommand).callsFake(async () => {
-      during = await Promise.all((await listProfiles()).filter((d) => !before.includes(d)).map(modes));
-      return { Credentials: ASSUMED };
+    afterEach(async () => {
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
+      await rm(privateTmp, { recursive: true, force: true });
     });
-    await clientsFor({ credentialsFile: FILE, profile: "deploy" }).credentials();
-    expect(during).toEqual([{ dir: 0o700, files: [0o600, 0o600] }]);
-    expect((await listProfiles()).filter((d) => !before.includes(d))).toEqual([]);
-  });
 
-  it("the temporary file is removed after a failure too", async () => {
-    const before = (await readdir(tmpdir())).filter((n) => n.startsWith("pipeline-aws-profile-"));
-    await rejection(clientsFor({ credentialsFile: "[a]\nregion = x\n", profile: "a" }).credentials());
-    expect((await readdir(tmpdir())).filter((n) => n.startsWith("pipeline-aws-profile-") && !before.includes(n))).toEqual([]);
+    it("is written privately (0600 in a 0700 folder) only while the SDK reads it", async () => {
+      const listProfiles = async () => (await readdir(tmpdir())).filter((n) => n.startsWith("pipeline-aws-profile-"));
+      expect(tmpdir()).toBe(privateTmp);
+      const before = await listProfiles();
+      const modes = async (d: string) => ({
+        dir: (await stat(join(tmpdir(), d))).mode & 0o777,
+        files: await Promise.all((await readdir(join(tmpdir(), d))).map(async (f) => (await stat(join(tmpdir(), d, f))).mode & 0o777)),
+      });
+      let during: Array<{ dir: number; files: number[] }> = [];
+      // AssumeRole runs while fromIni resolves the profile: look at the file it is reading.
+      sts.on(AssumeRoleCommand).callsFake(async () => {
+        during = await Promise.all((await listProfiles()).filter((d) => !before.includes(d)).map(modes));
+        return { Credentials: ASSUMED };
+      });
+      await clientsFor({ credentialsFile: FILE, profile: "deploy" }).credentials();
+      expect(during).toEqual([{ dir: 0o700, files: [0o600, 0o600] }]);
+      expect((await listProfiles()).filter((d) => !before.includes(d))).toEqual([]);
+    });
+
+    it("is removed after a failure too", async () => {
+      await rejection(clientsFor({ credentialsFile: "[a]\nregion = x\n", profile: "a" }).credentials());
+      expect(await readdir(privateTmp)).toEqual([]);
+    });
   });
 
   // The SDK says what failed; the file says where: messages name file:line and never a value.
