@@ -16,7 +16,7 @@ const USER = "ci";
 const PASSWORD = "hunter2-not-in-messages";
 const TOKEN = "opaque-bearer-token";
 
-type Mode = "open" | "basic" | "bearer" | "forbidden" | "broken" | "bearer-no-token" | "bearer-stranger" | "bearer-not-url" | "bearer-downgrade";
+type Mode = "open" | "basic" | "bearer" | "forbidden" | "broken" | "bearer-no-token" | "bearer-stranger" | "bearer-not-url" | "bearer-downgrade" | "basic-redirect";
 interface Seen {
   method: string;
   url: string;
@@ -48,7 +48,8 @@ function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
   if (!m) return void res.writeHead(404).end();
   if (mode === "broken") return void res.writeHead(503).end();
   if (mode === "forbidden") return void res.writeHead(403).end();
-  if (mode === "basic" && !basicOk) return void res.writeHead(401, { "www-authenticate": 'Basic realm="test"' }).end();
+  if ((mode === "basic" || mode === "basic-redirect") && !basicOk) return void res.writeHead(401, { "www-authenticate": 'Basic realm="test"' }).end();
+  if (mode === "basic-redirect") return void res.writeHead(307, { location: `${strangerBase}/elsewhere` }).end();
   if ((mode === "bearer" || mode === "bearer-no-token") && req.headers.authorization !== `Bearer ${TOKEN}`) {
     return void res
       .writeHead(401, { "www-authenticate": `Bearer realm="${base}/${mode}/token",service="test-registry",scope="repository:${m[1]}:pull"` })
@@ -177,6 +178,12 @@ describe("OciRegistry.lookup", () => {
     expect(strangerSeen).toEqual([]);
     expect(seen.filter((s) => s.authorization !== undefined)).toEqual([]);
     expect(read).toBe(0);
+  });
+
+  it("a redirect to another origin does not carry the credentials there", async () => {
+    strangerSeen.length = 0;
+    await registry("basic-redirect", { username: USER, password: PASSWORD }).lookup("rails-api", "present");
+    expect(strangerSeen.map((s) => [s.url, s.authorization])).toEqual([["/elsewhere", undefined]]);
   });
 
   it("an unreachable registry: REGISTRY_UNREACHABLE with the connection error and what to check", async () => {
