@@ -19,7 +19,7 @@ import {
 import { runPlan } from "../../modules/pipeline/src/plan.js";
 import { DaggerWorkspace, GIT_KNOWN_HOSTS_PATH, GIT_SSH_KEY_PATH } from "../../modules/pipeline/src/infra-dagger.js";
 import { GITHUB_KNOWN_HOSTS } from "../../modules/pipeline/src/lib/known-hosts.js";
-import type { RunCredentials } from "../../modules/pipeline/src/credentials.js";
+import type { RunCredentials } from "../../modules/pipeline/src/run-credentials.js";
 import { DEFAULT_CONFIG, parseConfig, type PipelineConfig } from "../../modules/pipeline/src/lib/config.js";
 import { PipelineError } from "../../modules/pipeline/src/lib/errors.js";
 import { planPipeline } from "../../modules/pipeline/src/lib/plan.js";

@@ -8,7 +8,7 @@
 import path from "node:path";
 import { dag, ReturnType, type Secret, type Service } from "@dagger.io/dagger";
 import { afterAll, describe, expect, it } from "vitest";
-import type { RunCredentials } from "../../modules/pipeline/src/credentials.js";
+import type { RunCredentials } from "../../modules/pipeline/src/run-credentials.js";
 import { daggerInfraEffects, cloneInfraLive } from "../../modules/pipeline/src/deploy.js";
 import { buildAppImage, publishBaseImage } from "../../modules/pipeline/src/images.js";
 import { DEFAULT_CONFIG, parseConfig } from "../../modules/pipeline/src/lib/config.js";

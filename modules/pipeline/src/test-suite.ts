@@ -12,7 +12,7 @@
  * broken shard with its reason and stderr; the other shards' reports are kept.
  */
 import { CacheSharingMode, Container, dag, Directory, File, ReturnType, type Service } from "@dagger.io/dagger";
-import { hasAwsCredentials, type RunCredentials } from "./credentials.js";
+import { hasAwsCredentials, type RunCredentials } from "./run-credentials.js";
 import { baseImageContainer, buildSecrets, pullImage, registryFor } from "./images.js";
 import { planBaseImageBuild, type BaseImageBuildPlan } from "./lib/image-build.js";
 import { isEcr, type PipelineConfig } from "./lib/config.js";

@@ -5,9 +5,12 @@
  * auth. Docker Hub, GHCR, Artifactory, Harbor and Debian's `docker-registry` all speak it.
  *
  * The password is read only when a challenge asks for it and never appears in an error message.
+ * Credentials go only to the registry itself or to a token service `trustedTokenRealm` accepts
+ * (https, in the registry's own domain); Node's fetch drops `Authorization` on a redirect to
+ * another origin (Fetch standard, HTTP-redirect fetch), so a redirect cannot carry them away.
  */
 import { PipelineError } from "../lib/errors.js";
-import { isLoopbackHost, MANIFEST_MEDIA_TYPES, manifestUrl, parseAuthChallenge, registryBaseUrl, tokenUrl, type AuthChallenge } from "../lib/image-ref.js";
+import { isLoopbackHost, MANIFEST_MEDIA_TYPES, manifestUrl, parseAuthChallenge, registryBaseUrl, registryOrigin, tokenUrl, type AuthChallenge } from "../lib/image-ref.js";
 import type { ImageLookup, ImageRegistry, RegistryLogin } from "./types.js";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -47,8 +50,18 @@ export class OciRegistry<S> implements ImageRegistry<S> {
     return this.opts.username && this.opts.pushPassword !== undefined ? { username: this.opts.username, password: this.opts.pushPassword } : undefined;
   }
 
+  /** Where the API requests go: the service endpoint when given, else the registry host. */
+  private get apiHost(): string {
+    return this.opts.apiHost ?? this.host;
+  }
+
+  /** http for a registry on loopback (as docker assumes), or the configured scheme. */
+  private get scheme(): "http" | "https" | undefined {
+    return this.opts.scheme ?? (isLoopbackHost(this.host) ? "http" : undefined);
+  }
+
   async lookup(repository: string, tag: string): Promise<ImageLookup> {
-    const url = manifestUrl({ registry: this.opts.apiHost ?? this.host, repository, tag }, this.opts.scheme ?? (isLoopbackHost(this.host) ? "http" : undefined));
+    const url = manifestUrl({ registry: this.apiHost, repository, tag }, this.scheme);
     let res = await this.request(url, "HEAD", this.authorization);
     if (res.status === 401) {
       const challenge = parseAuthChallenge(res.headers.get("www-authenticate") ?? "");
@@ -85,13 +98,14 @@ export class OciRegistry<S> implements ImageRegistry<S> {
   }
 
   private async answerChallenge(challenge: AuthChallenge, repository: string): Promise<string> {
-    const basic = await this.basicHeader(repository);
     if (challenge.scheme === "basic") {
+      const basic = await this.basicHeader(repository);
       if (!basic) throw this.refused(repository, "the registry requires basic authentication and no credentials were given");
       return basic;
     }
     if (challenge.scheme !== "bearer") throw this.refused(repository, `unsupported authentication challenge ${JSON.stringify(challenge.params)}`);
-    const url = tokenUrl(challenge, repository);
+    const url = tokenUrl(challenge, repository, registryOrigin(this.apiHost, this.scheme));
+    const basic = await this.basicHeader(repository);
     const res = await this.request(url, "GET", basic);
     if (res.status === 401 || res.status === 403) throw this.refused(repository, `the token service ${new URL(url).host} answered ${res.status}`);
     if (!res.ok) {
