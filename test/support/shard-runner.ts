@@ -4,9 +4,9 @@
  * reports read back from its out folder. Shared by the integration test and the benchmark.
  */
 import { spawn } from "node:child_process";
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { readSpecFiles } from "../../modules/pipeline/cli/shards.js";
+import { readSourceTestInputs } from "../../modules/pipeline/cli/shards.js";
 import { parseConfig } from "../../modules/pipeline/src/lib/config.js";
 import { formatShardScript } from "../../modules/pipeline/src/lib/shard-script.js";
 import type { ShardOutcome, TestRunInput, TestRunPlan } from "../../modules/pipeline/src/lib/test-run.js";
@@ -30,12 +30,18 @@ export const shardOf = (plan: TestRunPlan, index: number): ShardRun => ({
   catchAll: plan.catchAll[index],
 });
 
-/** What the planner reads from the example app: spec files, committed timings, sizes. */
+/** What the planner reads from the example app (spec files, committed timings, sizes), as `npm run shards -- --source` reads it. */
 export async function readExampleInputs(): Promise<Pick<TestRunInput, "specFiles" | "timingsText" | "timingsSource" | "fileSizes">> {
-  const specFiles = readSpecFiles(EXAMPLE_APP);
-  const timingsText = await readFile(path.join(EXAMPLE_APP, config.test.timingsFile), "utf8").catch(() => undefined);
-  const sizes = await Promise.all(specFiles.map(async (f) => (await stat(path.join(EXAMPLE_APP, f))).size));
-  return { specFiles, timingsText, timingsSource: config.test.timingsFile, fileSizes: Object.fromEntries(specFiles.map((f, i) => [f, sizes[i]!])) };
+  return readSourceTestInputs(EXAMPLE_APP);
+}
+
+/** Lines of a failing shard's output printed; the whole output goes to a file. */
+const OUTPUT_TAIL_LINES = 40;
+
+/** The last `lines` lines of `text`, with a note of how many were left out. */
+export function tail(text: string, lines: number): string {
+  const all = text.replace(/\n$/, "").split("\n");
+  return all.length <= lines ? all.join("\n") : [`[... ${all.length - lines} earlier line(s)]`, ...all.slice(-lines)].join("\n");
 }
 
 /** Run one shard with its own services; they are stopped when it ends. Never throws on failing examples. */
@@ -65,7 +71,12 @@ export async function runShard({ index, shardCount, units, catchAll }: ShardRun,
     const exitCode: number = await new Promise((resolve) => child.on("close", (code) => resolve(code ?? -1)));
     const read = (f: string) => readFile(path.join(outDir, f), "utf8").catch(() => undefined);
     const [junit, rspecJson, seconds] = await Promise.all([read("junit.xml"), read("rspec.json"), read("seconds")]);
-    if (exitCode !== 0) console.error(`shard ${index} output:\n${output}`);
+    if (exitCode !== 0) {
+      // A failing shard's output runs to thousands of lines of backtrace: the tail, and where the rest is.
+      const log = path.join(outRoot, `shard-${index}.log`);
+      await writeFile(log, output);
+      console.error(`shard ${index} exited with ${exitCode}; the last lines of its output (all of it: ${log}):\n${tail(output, OUTPUT_TAIL_LINES)}`);
+    }
     return { index, exitCode, output, junit: junit ?? "", rspecJson, seconds: seconds === undefined ? undefined : Number(seconds) };
   } finally {
     await Promise.all([pg.stop(), redis.stop()]);

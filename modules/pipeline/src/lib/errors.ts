@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   TERRAGRUNT_FAILED: "terragrunt failed on a unit",
   BUILD_FAILED: "an image build failed",
   PUSH_FAILED: "an image push failed",
+  FILE_WRITE_FAILED: "a file a command edits could not be written",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
