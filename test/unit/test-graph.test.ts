@@ -2,7 +2,7 @@
  * The Dagger graph of `dagger call test`, recorded without an engine: what runs where.
  */
 import { dag } from "@dagger.io/dagger";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { runTests } from "../../modules/pipeline/src/test-suite.js";
 import { countOf, installRecorder, lastPath, type Recorder } from "../support/dagger-recorder.js";
 
@@ -49,9 +49,18 @@ beforeAll(async () => {
   rec = await installRecorder(answers({}));
 });
 
+/** What runTests printed to the Dagger log (captured, so the test output stays free of summary tables). */
+let printed: string[] = [];
+
 async function record(opts: Parameters<typeof answers>[0], run: () => Promise<unknown>): Promise<string[]> {
   rec = await installRecorder(answers(opts));
-  await run();
+  const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+  try {
+    await run();
+  } finally {
+    printed = log.mock.calls.map((args) => args.map(String).join(" "));
+    log.mockRestore();
+  }
   // Whitespace in the SDK's query text is not meaningful: compare without it.
   return rec.expanded().map((q) => q.replace(/\s+/g, ""));
 }
@@ -110,6 +119,7 @@ describe("dagger call test (recorded graph)", () => {
       expect(dir).toContain(`withNewFile(path:"${f}"`);
     }
     expect(report!.failures).toBe(1);
+    expect(printed).toEqual([report!.summary]); // the summary goes to the Dagger log once
     expect(report!.summary).toContain("FAILED");
     expect(report!.summary).toContain("spec/models/m01_spec.rb");
     expect(() => report!.check()).toThrow("[TESTS_FAILED]");
