@@ -19,6 +19,7 @@ import { pathToFileURL } from "node:url";
 import { PipelineError } from "../src/lib/errors.js";
 import { formatShardPlan, formatShellArgs, MAX_SHARDS, planShards, validateShardOptions, type ShardPlan } from "../src/lib/shards.js";
 import { planTestRun, type TestRunInput } from "../src/lib/test-run.js";
+import { formatTimingCoverage, planTimingCoverage, type TimingCoverage } from "../src/lib/timing-coverage.js";
 import { parseTimings, resolveTimings } from "../src/lib/timings.js";
 import { parseFlags, runCli, type CliIo } from "./args.js";
 import { readInputText } from "./input-file.js";
@@ -36,7 +37,8 @@ export const SHARDS_FLAGS = {
 const COMMAND = "npm run shards --";
 const SUMMARY =
   "Plans timing-balanced rspec shards without Dagger. With --source it splits exactly as dagger call test does " +
-  "(the app's test.specGlob, then --timings, the app's committed test.timingsFile, or file sizes); without it the " +
+  "(the app's test.specGlob, then --timings, the restored test.timingsCacheFile, the committed test.timingsFile, or " +
+  "file sizes); without it the " +
   "units are the entries of --timings.";
 const TIMINGS_HINT = "pass the timings file of a previous run (e.g. timings.json exported by `dagger call test`), or leave --timings out and pass --source";
 
@@ -46,8 +48,9 @@ function readTimingsFlag(file: string): string {
 
 /**
  * What `dagger call test` reads from the app (src/test-suite.ts `readTestInputs`), read from a local
- * directory: the spec files `test.specGlob` matches, the timings (`--timings`, else the committed
- * `test.timingsFile`), and the spec files' sizes when there are no timings.
+ * directory: the spec files `test.specGlob` matches, the timings (`--timings`, else the restored
+ * `test.timingsCacheFile`, else the committed `test.timingsFile`), and the spec files' sizes when
+ * there are no timings.
  */
 export function readSourceTestInputs(source: string, timingsFlag?: string): Pick<TestRunInput, "specFiles" | "timingsText" | "timingsSource" | "fileSizes"> {
   requireSourceDirectory(source);
@@ -64,15 +67,21 @@ export function readSourceTestInputs(source: string, timingsFlag?: string): Pick
     timingsText = readTimingsFlag(timingsFlag);
     timingsSource = `--timings ${timingsFlag}`;
   } else {
-    timingsText = readOptionalSourceText(source, config.test.timingsFile, "TIMINGS_INVALID", `make ${config.test.timingsFile} a timings file, or set test.timingsFile in pipeline.json`);
-    if (timingsText !== undefined) timingsSource = config.test.timingsFile;
+    // The same order as the module: the previous run's merged timings where CI restored its cache, then the committed file.
+    for (const [file, key] of [[config.test.timingsCacheFile, "timingsCacheFile"], [config.test.timingsFile, "timingsFile"]] as const) {
+      timingsText = readOptionalSourceText(source, file, "TIMINGS_INVALID", `make ${file} a timings file, or set test.${key} in pipeline.json`);
+      if (timingsText !== undefined) {
+        timingsSource = file;
+        break;
+      }
+    }
   }
   const fileSizes = timingsText === undefined ? Object.fromEntries(specFiles.map((f) => [f, statSync(path.join(source, f)).size])) : {};
   return { specFiles, timingsText, timingsSource, fileSizes };
 }
 
 /** The plan as the CLI prints it in JSON (`shards`, `lowerBoundSeconds`, `makespanSeconds`, ...). */
-export function planToJson(plan: ShardPlan, warnings: readonly string[]): object {
+export function planToJson(plan: ShardPlan, warnings: readonly string[], coverage?: TimingCoverage): object {
   return {
     shards: plan.shards.map((s) => ({ index: s.index, units: s.units, predictedSeconds: round(s.predictedSeconds) })),
     lowerBoundSeconds: round(plan.lowerBoundSeconds),
@@ -84,6 +93,7 @@ export function planToJson(plan: ShardPlan, warnings: readonly string[]): object
     unsplittable: plan.unsplittable.map((u) => ({ ...u, seconds: round(u.seconds) })),
     fileCount: plan.fileCount,
     estimatedCount: plan.estimatedCount,
+    ...(coverage ? { coverage } : {}),
     warnings,
   };
 }
@@ -110,17 +120,21 @@ export function runShardsCli(argv: readonly string[], io: Pick<CliIo, "stdout" |
 
   let plan: ShardPlan;
   let warnings: string[];
+  let coverage: TimingCoverage;
   if (flags.source !== undefined) {
     // The very planTestRun of dagger call test, on the same inputs.
     const run = planTestRun({ ...readSourceTestInputs(flags.source, flags.timings), shards: options.shards, shardIndex: options.shardIndex ?? -1, splitExamples: options.splitExamples });
-    plan = run.shardPlan;
-    warnings = run.warnings;
+    ({ shardPlan: plan, warnings, coverage } = run);
   } else {
-    const resolved = resolveTimings(parseTimings(readTimingsFlag(flags.timings!), flags.timings!));
+    const timings = parseTimings(readTimingsFlag(flags.timings!), flags.timings!);
+    const resolved = resolveTimings(timings);
     plan = planShards(resolved.files, options);
     warnings = resolved.warnings;
+    coverage = planTimingCoverage(timings, resolved);
   }
   for (const w of warnings) io.stderr(`warning: ${w}\n`);
+  // A fallback is said on stderr as well (stdout carries only the result): a guessed split is never silent.
+  if (coverage.fallback) io.stderr(`${formatTimingCoverage(coverage).split("\n").slice(1).join("\n")}\n`);
 
   if (plan.selected) {
     const s = plan.selected;
@@ -129,8 +143,8 @@ export function runShardsCli(argv: readonly string[], io: Pick<CliIo, "stdout" |
     if (s.units.length === 0) io.stderr(`warning: shard ${s.index} has nothing to run (more shards than units): skip it, do not run rspec without arguments\n`);
     return;
   }
-  if (flags.format === "text") io.stdout(`${formatShardPlan(plan)}\n`);
-  else io.stdout(`${JSON.stringify(planToJson(plan, warnings), null, 2)}\n`);
+  if (flags.format === "text") io.stdout(`${formatShardPlan(plan)}\n${formatTimingCoverage(coverage)}\n`);
+  else io.stdout(`${JSON.stringify(planToJson(plan, warnings, coverage), null, 2)}\n`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
