@@ -107,9 +107,11 @@ describe("npm run shards (real subprocess)", () => {
   });
 
   it("says loudly, on stderr and in the plan, when the split has no measured timings", async () => {
-    const run = await cli("--source", "test/fixtures/rails-api", "--shards", "4", "--format", "text");
+    // An app without --timings and without committed timings (the example app commits spec/timings.json,
+    // which --source now reads as dagger call test does): the split falls back to file sizes.
+    const run = await cli("--source", app, "--shards", "4", "--format", "text");
     expect(run.code).toBe(0);
-    expect(run.stderr).toMatch(/^WARNING: no measured timings: all \d+ files are estimated from equal times/m);
+    expect(run.stderr).toMatch(/^WARNING: no measured timings: all \d+ files are estimated from file sizes/m);
     expect(run.stdout).toMatch(/^timings: 0 of \d+ files measured \(0%\)/m);
     expect(run.stdout).toMatch(/^WARNING: no measured timings/m);
   });
@@ -230,6 +232,14 @@ describe("runShardsCli in process", () => {
     return { stdout: out.join(""), stderr: err.join("") };
   };
 
+  it("with --source and no --timings plans the example app from its committed spec/timings.json", () => {
+    const out = run("--source", "test/fixtures/rails-api", "--shards", "4");
+    const plan = JSON.parse(out.stdout) as PlanJson & { coverage: { source: string; files: { total: number; measured: number } } };
+    expect(plan.coverage.source).toBe("spec/timings.json");
+    expect(plan.coverage.files.measured).toBe(plan.coverage.files.total);
+    expect(out.stderr).not.toContain("WARNING");
+  });
+
   it("with --source and no --timings uses the app's committed test.timingsFile, as dagger call test does", () => {
     const committed = path.join(app, "committed");
     const implicit = run("--source", committed, "--shards", "2");
@@ -239,6 +249,20 @@ describe("runShardsCli in process", () => {
     expect(plan.shards.map((s) => s.units)).toEqual([["spec/models/a_spec.rb"], ["spec/c_spec.rb", "spec/d_spec.rb", "spec/models/b_spec.rb"]]);
     expect(plan.makespanSeconds).toBe(30);
     expect(implicit.stderr).toBe("");
+  });
+
+  it("with --source prefers the restored timings cache (test.timingsCacheFile) to the committed timings, as dagger call test does", () => {
+    const source = path.join(app, "cached");
+    for (const f of ["spec/a_spec.rb", "spec/b_spec.rb", "spec/c_spec.rb"]) {
+      mkdirSync(path.join(source, "spec"), { recursive: true });
+      writeFileSync(path.join(source, f), "");
+    }
+    writeFileSync(path.join(source, "spec/timings.json"), JSON.stringify({ "spec/a_spec.rb": 10, "spec/b_spec.rb": 1, "spec/c_spec.rb": 1 }));
+    mkdirSync(path.join(source, ".pipeline"));
+    writeFileSync(path.join(source, ".pipeline/timings.json"), JSON.stringify({ "spec/a_spec.rb": 1, "spec/b_spec.rb": 1, "spec/c_spec.rb": 10 }));
+    const plan = JSON.parse(run("--source", source, "--shards", "2").stdout) as PlanJson & { coverage: { source: string } };
+    expect(plan.coverage.source).toBe(".pipeline/timings.json");
+    expect(plan.shards.map((s) => s.units)).toEqual([["spec/c_spec.rb"], ["spec/a_spec.rb", "spec/b_spec.rb"]]);
   });
 
   it("with --source follows the app's pipeline.json: its spec glob and its timings file (a parallel_tests log)", () => {
