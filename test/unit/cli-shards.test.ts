@@ -389,7 +389,7 @@ describe("parseFlags (shared by the npm CLIs)", () => {
 
   it.each([
     ["input codes exit 2", ["ARGUMENT_INVALID", "CONFIG_INVALID", "CONFIG_UNREADABLE", "SOURCE_FILE_MISSING", "TIMINGS_INVALID", "JUNIT_INVALID", "HCL_INVALID", "HCL_ATTRIBUTE_MISSING", "ENVIRONMENT_UNKNOWN", "ENV_FILE_PLAINTEXT_SECRET"], 2],
-    ["failed operations exit 1", ["GIT_FAILED", "GIT_PUSH_CONFLICT", "REGISTRY_UNREACHABLE", "BUILD_FAILED", "PUSH_FAILED", "TESTS_FAILED", "KMS_DECRYPT_FAILED", "FILE_WRITE_FAILED"], 1],
+    ["failed operations exit 1", ["GIT_FAILED", "GIT_PUSH_CONFLICT", "REGISTRY_UNREACHABLE", "REGISTRY_REPOSITORY_MISSING", "BUILD_FAILED", "PUSH_FAILED", "TESTS_FAILED", "KMS_DECRYPT_FAILED", "FILE_WRITE_FAILED"], 1],
   ])("exitStatusFor: %s", (_name, codes, status) => {
     for (const code of codes) {
       expect(code in ERROR_CODES, code).toBe(true);

@@ -11,8 +11,7 @@
  *   with `exitStatusFor(code)`:
  *     0  success
  *     2  a usage or input error: a bad flag, or an input file that is missing, unreadable or invalid
- *        (codes ending in _INVALID, _MISSING, _UNKNOWN, _UNREADABLE, and a plaintext secret): change
- *        the command or the file and run it again
+ *        (the codes in INPUT_ERROR_CODES): change the command or the file and run it again
  *     1  an operation that failed (writing a file, git, a registry) or a bug (printed with its stack)
  *
  * Built on `parseArgs` from `node:util`; values are validated here so messages stay ours.
@@ -54,9 +53,34 @@ export interface ParseFlagsOptions {
 /** Exit statuses of every CLI (see the module comment). */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 
+/**
+ * The codes that mean "change the command or the files you gave it": they exit 2. Every other code
+ * (a registry, git, AWS or a write that failed, tests that failed) is a failed operation and exits 1,
+ * and so does a code added later until it is listed here.
+ */
+export const INPUT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set([
+  "ARGUMENT_INVALID",
+  "CONFIG_INVALID",
+  "CONFIG_UNREADABLE",
+  "REF_INVALID",
+  "FEATURE_NAME_INVALID",
+  "ENVIRONMENT_UNKNOWN",
+  "SOURCE_FILE_MISSING",
+  "TIMINGS_INVALID",
+  "SHARD_PLAN_INVALID",
+  "JUNIT_INVALID",
+  "HCL_INVALID",
+  "HCL_ATTRIBUTE_MISSING",
+  "ENV_FILE_INVALID",
+  "ENV_FILE_PLAINTEXT_SECRET",
+  "AWS_CREDENTIALS_INVALID",
+  "CHECKOUT_DIRTY",
+  "CHECKOUT_UNREADABLE",
+] satisfies ErrorCode[]);
+
 /** 2 when the input must change (a usage or input error), 1 when an operation failed. */
 export function exitStatusFor(code: ErrorCode): number {
-  return /_(INVALID|MISSING|UNKNOWN|UNREADABLE)$/.test(code) || code === "ENV_FILE_PLAINTEXT_SECRET" ? EXIT.USAGE : EXIT.FAILED;
+  return INPUT_ERROR_CODES.has(code) ? EXIT.USAGE : EXIT.FAILED;
 }
 
 /** Thrown by `parseFlags` for `--help`; `runCli` prints the text and exits 0. */
