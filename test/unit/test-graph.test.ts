@@ -2,9 +2,10 @@
  * The Dagger graph of `dagger call test`, recorded without an engine: what runs where.
  */
 import { dag } from "@dagger.io/dagger";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { TestStrategy } from "../../modules/pipeline/src/test-strategy.js";
 import { runTests } from "../../modules/pipeline/src/test-suite.js";
+import { captureLog } from "../support/console.js";
 import { countOf, installRecorder, lastPath, type Recorder } from "../support/dagger-recorder.js";
 
 const SPECS = Array.from({ length: 20 }, (_, i) => `spec/models/m${String(i).padStart(2, "0")}_spec.rb`);
@@ -71,13 +72,7 @@ let printed: string[] = [];
 
 async function record(opts: Parameters<typeof answers>[0], run: () => Promise<unknown>): Promise<string[]> {
   rec = await installRecorder(answers(opts));
-  const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
-  try {
-    await run();
-  } finally {
-    printed = log.mock.calls.map((args) => args.map(String).join(" "));
-    log.mockRestore();
-  }
+  ({ printed } = await captureLog(run));
   // Whitespace in the SDK's query text is not meaningful: compare without it.
   return rec.expanded().map((q) => q.replace(/\s+/g, ""));
 }
