@@ -3,7 +3,7 @@
  * in; concern modules (images, deploy, secrets) receive it as a plain object. Nothing here is ever
  * turned into plaintext except right at the AWS/registry client that needs it.
  */
-import type { Secret } from "@dagger.io/dagger";
+import type { Secret, Service } from "@dagger.io/dagger";
 
 export interface AwsSecrets {
   accessKeyId?: Secret;
@@ -19,6 +19,8 @@ export interface AwsSecrets {
 
 export interface RunCredentials {
   aws: AwsSecrets;
+  /** Where AWS calls go instead of AWS's public endpoints (with-aws-endpoint). */
+  awsEndpoint?: Service;
   /** Mounted as a BuildKit secret while gems install (private GitHub gems). */
   githubToken?: Secret;
   /** For registries other than ECR (ECR auth comes from AWS). */

@@ -123,6 +123,8 @@ export async function getCallerIdentity(sts: STSClient): Promise<{ account: stri
 
 export interface CredentialProviderOptions {
   region: string;
+  /** Send every request here instead of AWS's public endpoint (e.g. http://localstack:4566); default AWS. */
+  endpoint?: string;
   /** Defaults to `new STSClient({ region, credentials })`. */
   createSts?: StsClientFactory;
   /** Epoch milliseconds, for the refresh decision. */
@@ -131,7 +133,8 @@ export interface CredentialProviderOptions {
 
 /** A provider for a resolved source: static keys as they are; roles assumed (and re-assumed) via STS. */
 export function credentialProviderFor(source: CredentialSource, options: CredentialProviderOptions): AwsCredentialProvider {
-  const createSts = options.createSts ?? ((credentials) => new STSClient({ region: options.region, ...(credentials ? { credentials } : {}) }));
+  const createSts =
+    options.createSts ?? ((credentials) => new STSClient({ region: options.region, ...(options.endpoint ? { endpoint: options.endpoint } : {}), ...(credentials ? { credentials } : {}) }));
   switch (source.kind) {
     case "static": {
       const credentials = source.credentials;
@@ -225,6 +228,8 @@ export interface AwsClients {
 
 export interface AwsClientsOptions {
   region: string;
+  /** Send every request (STS, KMS, ECR) here instead of AWS's public endpoints; default AWS. */
+  endpoint?: string;
   /** The inputs from the Dagger function's secrets, or a ready provider. */
   credentials: AwsCredentialInputs | AwsCredentialProvider;
   /** Ready clients (tests, or sharing across calls); the others are created on first use. */
@@ -250,6 +255,7 @@ export function createAwsClients(options: AwsClientsOptions): AwsClients {
   } else {
     const resolved = resolveAwsCredentials(options.credentials, {
       region,
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       ...(options.createSts ? { createSts: options.createSts } : {}),
       ...(options.now ? { now: options.now } : {}),
       ...(options.credentialsPath ? { credentialsPath: options.credentialsPath } : {}),
@@ -268,7 +274,7 @@ export function createAwsClients(options: AwsClientsOptions): AwsClients {
       return client;
     };
   };
-  const config = { region, credentials: provider };
+  const config = { region, credentials: provider, ...(options.endpoint ? { endpoint: options.endpoint } : {}) };
   return {
     region,
     credentials: provider,
