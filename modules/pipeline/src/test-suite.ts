@@ -13,7 +13,7 @@ import { baseImageContainer, buildSecrets } from "./images.js";
 import { planBaseImageBuild } from "./lib/image-build.js";
 import type { PipelineConfig } from "./lib/config.js";
 import { PipelineError } from "./lib/errors.js";
-import { formatShardScript } from "./lib/shard-script.js";
+import { formatShardScript, SHARD_CLIENTS_SCRIPT } from "./lib/shard-script.js";
 import { planTestRun, summariseTestRun, type ShardOutcome, type TestRunPlan } from "./lib/test-run.js";
 import { readConfig, readDependencyFiles } from "./source.js";
 import { TestReport } from "./test-report.js";
@@ -37,7 +37,7 @@ export async function testRunner(source: Directory, config: PipelineConfig, cred
   const plan = planBaseImageBuild({ config, files, devVariant: true, pushLatest: false });
   return baseImageContainer(source, plan, await buildSecrets(config, credentials))
     .withMountedCache("/var/cache/apt", dag.cacheVolume("pipeline-apt-cache"), { sharing: CacheSharingMode.Locked })
-    .withExec(["sh", "-c", "apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-client redis-tools"])
+    .withExec(["sh", "-c", SHARD_CLIENTS_SCRIPT])
     .withDirectory(config.images.workdir, source, { exclude: SOURCE_EXCLUDE })
     .withWorkdir(config.images.workdir);
 }
