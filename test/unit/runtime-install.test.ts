@@ -27,12 +27,13 @@ describe("the pipeline module's dependencies, as the 0.21 TypeScript runtime ins
 describe("the model catches what breaks the runtime's install (controls)", () => {
   const lock59: Lockfile = { packages: { "node_modules/typescript": { version: "5.9.3" } } };
 
-  it.each([
+  const cases: Array<{ name: string; pkg: PackageJson; lock: Lockfile; fails: boolean }> = [
     { name: "typescript pinned to 5.9.3 beside other dependencies", pkg: { dependencies: { typescript: "5.9.3", zod: "4.1.12" } }, lock: lock59, fails: true },
     { name: "no typescript at all (the runtime adds 5.9.3) beside other dependencies", pkg: { dependencies: { zod: "4.1.12" } }, lock: lock59, fails: true },
     { name: "typescript 5.9.3 alone (nothing is installed)", pkg: { dependencies: { typescript: "5.9.3" } }, lock: lock59, fails: false },
     { name: "typescript as a range", pkg: { dependencies: { typescript: "~5.9.3", zod: "4.1.12" } }, lock: lock59, fails: false },
-  ])("$name", ({ pkg, lock, fails }) => {
+  ];
+  it.each(cases)("$name", ({ pkg, lock, fails }) => {
     const plan = planRuntimeInstall(pkg, lock);
     expect(plan.problems.length > 0).toBe(fails);
     if (fails) expect(plan.problems[0]).toMatch(/EBUSY[\s\S]*~5\.9\.3/);
