@@ -85,20 +85,17 @@ async function bunContext(ctx: string): Promise<void> {
 
 const CONTEXT_EXTRAS: Record<string, (ctx: string) => Promise<void>> = { node: nodeContext, bun: bunContext };
 
-/** Build one image as `<mirror>/<ref>`; the ruby image is test/support/docker.ts's, retagged. */
+/** Build one image as `<mirror>/<ref>`; the ruby image starts from test/support/docker.ts's. */
 async function buildImage(image: FixtureImage, rebuild: boolean): Promise<string> {
   const target = `${ENGINE_MIRROR}/${image.ref}`;
   if (!rebuild && (await imageExists(target))) return target;
-  if (image.dir === "ruby") {
-    await docker(["tag", await ensureRubyImage(), target]);
-    return target;
-  }
+  const rubyBase = image.dir === "ruby" ? await ensureRubyImage() : "";
   const ctx = await mkdtemp(path.join(os.tmpdir(), `engine-image-${image.dir}-`));
   try {
     await cp(path.join(HERE, image.dir), ctx, { recursive: true });
     await CONTEXT_EXTRAS[image.dir]?.(ctx);
     console.log(`build ${target}`);
-    await docker(["build", "--build-arg", `BASE=${FIXTURE_BASE}`, "-t", target, ctx], { timeoutMs: 20 * 60_000 });
+    await docker(["build", "--build-arg", `BASE=${FIXTURE_BASE}`, "--build-arg", `RUBY_BASE=${rubyBase}`, "-t", target, ctx], { timeoutMs: 20 * 60_000 });
   } finally {
     await rm(ctx, { recursive: true, force: true });
   }

@@ -17,7 +17,7 @@ export const ENGINE_MIRROR = `127.0.0.1:${ENGINE_MIRROR_PORT}`;
 export interface FixtureImage {
   /** Repository and tag as pulled from docker.io (the mirror serves the same path). */
   ref: string;
-  /** Folder under test/engine/images with its Dockerfile; "ruby" reuses test/support/docker.ts's image. */
+  /** Folder under test/engine/images with its Dockerfile ("ruby" starts from test/support/docker.ts's image). */
   dir: string;
   /** Who asks for it. */
   usedBy: string;
