@@ -1,5 +1,6 @@
 /**
- * The `dagger` CLI as the engine tests run it: from the repository root (where dagger.json is),
+ * The `dagger` CLI as the engine tests run it: in the example app (test/fixtures/rails-api, whose
+ * dagger.json uses this module as its blueprint, as a user's repository would),
  * against the engine named by `_EXPERIMENTAL_DAGGER_RUNNER_HOST`, with telemetry and update checks
  * off and no Dagger Cloud token, so nothing leaves this machine. Every call's wall time and result
  * is appended to a results file the README table is made from.
@@ -11,6 +12,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+/** Where the calls run: the example app, set up as a user's repository (its dagger.json uses this module as its blueprint). */
+export const EXAMPLE_APP = path.join(REPO_ROOT, "test/fixtures/rails-api");
 /** The CLI: DAGGER_BIN, else `dagger` on PATH. */
 export const DAGGER_BIN = process.env.DAGGER_BIN ?? "dagger";
 /** One JSON line per call: { call, ms, ok, exitCode, engineVersion }. */
@@ -36,7 +39,7 @@ export interface DaggerRun {
 export function dagger(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number; label?: string } = {}): Promise<DaggerRun> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(DAGGER_BIN, ["--progress=plain", ...args], { cwd: REPO_ROOT, env: daggerEnv(opts.env), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(DAGGER_BIN, ["--progress=plain", ...args], { cwd: EXAMPLE_APP, env: daggerEnv(opts.env), stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -54,7 +57,7 @@ export function dagger(args: string[], opts: { env?: Record<string, string>; tim
 
 /** Start `dagger <args>` and leave it running (e.g. `serve ... up`); the caller stops it. */
 export function daggerInBackground(args: string[], opts: { env?: Record<string, string> } = {}): { child: ChildProcess; output: () => string } {
-  const child = spawn(DAGGER_BIN, ["--progress=plain", ...args], { cwd: REPO_ROOT, env: daggerEnv(opts.env), stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(DAGGER_BIN, ["--progress=plain", ...args], { cwd: EXAMPLE_APP, env: daggerEnv(opts.env), stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
