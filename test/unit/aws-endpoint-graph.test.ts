@@ -6,7 +6,7 @@
 import { dag } from "@dagger.io/dagger";
 import { beforeEach, describe, expect, it } from "vitest";
 import { AWS_ENDPOINT_ALIAS, resolveAwsEndpoint, withAwsEndpoint } from "../../modules/pipeline/src/aws-endpoint.js";
-import { createAwsClients } from "../../modules/pipeline/src/aws/credentials.js";
+import { createAwsClients } from "../../modules/pipeline/src/aws/credential-provider.js";
 import { installRecorder, type Recorder } from "../support/dagger-recorder.js";
 
 let rec: Recorder;

@@ -12,7 +12,7 @@
  */
 import { argument, check, Container, Directory, File, func, object, Secret, Service } from "@dagger.io/dagger";
 import { refFromCheckout } from "./checkout.js";
-import { decodeSshKeySecret, type RunCredentials } from "./credentials.js";
+import { decodeSshKeySecret, type RunCredentials } from "./run-credentials.js";
 import { runDeploy } from "./deploy.js";
 import { runFeatureSweep, runFeatureTeardownOf } from "./feature.js";
 import { buildAppImage, publishAppImage, publishBaseImage } from "./images.js";

@@ -11,9 +11,9 @@
  */
 import { dag, type Directory, type Secret } from "@dagger.io/dagger";
 import { resolveAwsEndpoint } from "./aws-endpoint.js";
-import { createAwsClients } from "./aws/credentials.js";
+import { createAwsClients } from "./aws/credential-provider.js";
 import { decryptEnvFile, encryptValue, kmsPort, type KmsPort } from "./aws/kms.js";
-import { hasAwsCredentials, type RunCredentials } from "./credentials.js";
+import { hasAwsCredentials, type RunCredentials } from "./run-credentials.js";
 import { readAwsInputs } from "./images.js";
 import { ENVIRONMENT_NAMES, type EnvironmentName, type PipelineConfig } from "./lib/config.js";
 import { checkEnvFiles as checkEnvFilesPure, envFilePath, formatEnvCheckReport } from "./lib/env-check.js";

@@ -20,7 +20,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { dag, ExistsType, ReturnType, type Container, type Directory, type Secret } from "@dagger.io/dagger";
 import { withAwsEndpoint, type AwsEndpoint } from "./aws-endpoint.js";
-import type { AwsCredentials } from "./lib/aws-credentials.js";
+import type { AwsCredentials } from "./lib/aws-credential-source.js";
 import {
   CHECKOUT_MOUNT,
   summarizeTerragrunt,

@@ -8,7 +8,7 @@
  * `expect: Any`, and the reports of all shards are merged by the pure lib/ functions.
  */
 import { CacheSharingMode, Container, dag, Directory, File, ReturnType, type Service } from "@dagger.io/dagger";
-import type { RunCredentials } from "./credentials.js";
+import type { RunCredentials } from "./run-credentials.js";
 import { baseImageContainer, buildSecrets } from "./images.js";
 import { planBaseImageBuild } from "./lib/image-build.js";
 import type { PipelineConfig } from "./lib/config.js";
