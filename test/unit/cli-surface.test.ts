@@ -71,6 +71,7 @@ describe("dagger call surface", () => {
     expect(surface).toEqual({
       withAwsCredentials: ["accessKeyId", "secretAccessKey", "sessionToken", "credentialsFile", "profile"],
       withAwsWebIdentity: ["token", "roleArn"],
+      withAwsEndpoint: ["endpoint"],
       withGithubToken: ["token"],
       withRegistryAuth: ["username", "password"],
       withRegistryService: ["service"],
@@ -119,6 +120,7 @@ describe("dagger call surface", () => {
     ["serve", "flavor", "ENUM_KIND", "server", false],
     ["withGitCredentials", "knownHosts", "OBJECT_KIND", undefined, true],
     ["withRegistryService", "service", "OBJECT_KIND", undefined, false],
+    ["withAwsEndpoint", "endpoint", "OBJECT_KIND", undefined, false],
   ])("%s --%s is %s (default %j, optional %s)", (f, a, kind, defaultValue, optional) => {
     const arg = fn(f).arguments[a];
     expect(arg.type.kind).toBe(kind);

@@ -442,7 +442,9 @@ describe("update-variable CLI (the real npm script)", () => {
 
   it.each([
     { name: "missing file", args: (f: string) => ["--file", `${f}.nope`, "--value", '"v"'], status: 2, fragment: "does not exist" },
-    { name: "attribute missing", args: (f: string) => ["--file", f, "--name", "nope", "--value", '"v"'], status: 1, fragment: "has no nope attribute" },
+    { name: "attribute missing", args: (f: string) => ["--file", f, "--name", "nope", "--value", '"v"'], status: 2, fragment: "has no nope attribute" },
+    { name: "a directory as --file (it got a permissions hint)", args: (f: string) => ["--file", path.dirname(f), "--value", '"v"'], status: 2, fragment: "is a directory, not a regular file\n  fix: pass the path of an existing terragrunt.hcl" },
+    { name: "--value given twice", args: (f: string) => ["--file", f, "--value", '"a"', "--value", '"b"'], status: 2, fragment: "--value is given 2 times" },
     { name: "invalid value expression", args: (f: string) => ["--file", f, "--value", '"v'], status: 2, fragment: "is not a valid HCL expression: unterminated string" },
     { name: "missing --value", args: (f: string) => ["--file", f], status: 2, fragment: "--value is required" },
   ])("fails clearly on $name and leaves the file alone", ({ args, status, fragment }) => {

@@ -111,6 +111,7 @@ describe("registration (the SDK's Register, as 0.21's ModuleTypes runs it)", () 
     expect(pipeline).toEqual({
       withAwsCredentials: '(accessKeyId: Secret?, secretAccessKey: Secret?, sessionToken: Secret?, credentialsFile: Secret?, profile: string = "default") -> Pipeline',
       withAwsWebIdentity: "(token: Secret, roleArn: string) -> Pipeline",
+      withAwsEndpoint: "(endpoint: Service) -> Pipeline",
       withGithubToken: "(token: Secret) -> Pipeline",
       withRegistryAuth: "(username: string, password: Secret) -> Pipeline",
       withRegistryService: "(service: Service) -> Pipeline",

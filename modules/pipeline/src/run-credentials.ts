@@ -20,6 +20,8 @@ export interface AwsSecrets {
 
 export interface RunCredentials {
   aws: AwsSecrets;
+  /** Where AWS calls go instead of AWS's public endpoints (with-aws-endpoint). */
+  awsEndpoint?: Service;
   /** Mounted as a BuildKit secret while gems install (private GitHub gems). */
   githubToken?: Secret;
   /** For registries other than ECR (ECR auth comes from AWS). */
