@@ -11,7 +11,7 @@
  * stack overflow. Precedence is not modelled because it never decides whether a file parses.
  */
 import { PipelineError } from "./errors.js";
-import { HclSyntaxError, isHclIdentifier, scanHcl, type HclToken, type HclTokenType } from "./hcl-scan.js";
+import { HclSyntaxError, isHclIdentifier, scanHcl, type HclTokens, type HclTokenType } from "./hcl-scan.js";
 import { parseHclStringLiteral } from "./hcl-string.js";
 
 /** Deepest nesting of blocks, brackets, templates and unary operators accepted (real files use < 20). */
@@ -72,6 +72,9 @@ const BINARY_OPERATORS = new Set<HclTokenType>(["||", "&&", "==", "!=", "<", "<=
 const NUMBER = /^[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?$/;
 const QUOTE_HINT = 'a string needs double quotes around all of it, e.g. "v1.2.3"';
 
+/** A token: its index in `HclTokens`. */
+type Tok = number;
+
 /** Where object constructors record their items (`null`: not recorded, e.g. inside `for` or an index). */
 type Context = string[] | null;
 
@@ -80,7 +83,7 @@ class Parser {
   /** Index of the next token to read. */
   private next = 0;
   /** Last token read (the end of the expression just parsed). */
-  private last: HclToken | undefined;
+  private last: Tok = -1;
   /** Whether line ends count here (they do in bodies and objects, not inside (), [] or templates). */
   private readonly newlines: boolean[] = [true];
   private depth = 0;
@@ -88,7 +91,7 @@ class Parser {
 
   constructor(
     private readonly text: string,
-    private readonly tokens: HclToken[],
+    private readonly tokens: HclTokens,
   ) {}
 
   // -------------------------------------------------------------------------------------------------
@@ -99,45 +102,47 @@ class Parser {
     const newlines = this.newlines[this.newlines.length - 1]!;
     const cache = this.peekCache;
     if (cache.next === this.next && cache.newlines === newlines) return cache.index;
+    const tokens = this.tokens;
     let i = this.next;
-    for (; i < this.tokens.length - 1; i++) {
-      const t = this.tokens[i]!;
-      if (t.type === "Comment") {
-        if (newlines && this.text.charCodeAt(t.end - 1) === 10) break;
+    for (; i < tokens.count - 1; i++) {
+      const type = tokens.type(i);
+      if (type === "Comment") {
+        if (newlines && this.text.charCodeAt(tokens.end(i) - 1) === 10) break;
         continue;
       }
-      if (t.type === "Newline" && !newlines) continue;
+      if (type === "Newline" && !newlines) continue;
       break;
     }
-    this.peekCache = { next: this.next, newlines, index: i };
+    cache.next = this.next;
+    cache.newlines = newlines;
+    cache.index = i;
     return i;
   }
 
-  private peek(): HclToken {
-    return this.tokens[this.peekIndex()]!;
+  private peek(): Tok {
+    return this.peekIndex();
   }
 
   /** The type the parser sees: a comment that ends a line is a Newline. */
   private peekType(): HclTokenType {
-    const t = this.peek();
-    return t.type === "Comment" ? "Newline" : t.type;
+    const type = this.tokens.type(this.peekIndex());
+    return type === "Comment" ? "Newline" : type;
   }
 
-  private read(): HclToken {
+  private read(): Tok {
     const i = this.peekIndex();
-    const t = this.tokens[i]!;
-    if (t.type !== "EOF") this.next = i + 1;
-    this.last = t;
-    return t;
+    if (this.tokens.type(i) !== "EOF") this.next = i + 1;
+    this.last = i;
+    return i;
   }
 
-  private source(t: HclToken): string {
-    return this.text.slice(t.start, t.end);
+  private source(t: Tok): string {
+    return this.text.slice(this.tokens.start(t), this.tokens.end(t));
   }
 
   private isKeyword(word: string): boolean {
     const t = this.peek();
-    return t.type === "Ident" && this.source(t) === word;
+    return this.tokens.type(t) === "Ident" && this.source(t) === word;
   }
 
   private withNewlines<T>(include: boolean, body: () => T): T {
@@ -149,18 +154,18 @@ class Parser {
     }
   }
 
-  private describe(t: HclToken): string {
-    if (t.type === "EOF") return "the end of the file";
-    if (t.type === "Newline" || (t.type === "Comment" && this.text.charCodeAt(t.end - 1) === 10)) return "a line end";
+  private describe(t: Tok): string {
+    if (this.tokens.type(t) === "EOF") return "the end of the file";
+    if (this.tokens.type(t) === "Newline" || (this.tokens.type(t) === "Comment" && this.text.charCodeAt(this.tokens.end(t) - 1) === 10)) return "a line end";
     const s = this.source(t);
     return JSON.stringify(s.length > 24 ? `${s.slice(0, 24)}...` : s);
   }
 
-  private fail(at: HclToken, what: string, hint = "check the file with `terragrunt hclfmt`"): never {
-    throw new HclSyntaxError(at.line, what, hint);
+  private fail(at: Tok, what: string, hint = "check the file with `terragrunt hclfmt`"): never {
+    throw new HclSyntaxError(this.tokens.line(at), what, hint);
   }
 
-  private enter(at: HclToken): void {
+  private enter(at: Tok): void {
     if (++this.depth > MAX_HCL_NESTING) {
       this.fail(at, `nested more than ${MAX_HCL_NESTING} levels deep`, "flatten the value: HCL files are not expected to nest this deep");
     }
@@ -188,12 +193,12 @@ class Parser {
   }
 
   /** A file body (until EOF) or a block body (after its `{`, until `}`). */
-  private body(path: string[], opener: HclToken | null): void {
+  private body(path: string[], opener: Tok | null): void {
     const seen = new Map<string, number>();
     for (;;) {
       const t = this.peek();
       const type = this.peekType();
-      if (opener ? type === "}" : type === "EOF") {
+      if (opener !== null ? type === "}" : type === "EOF") {
         this.read();
         return;
       }
@@ -219,7 +224,7 @@ class Parser {
     if (next === "=") {
       const first = seen.get(name);
       if (first !== undefined) this.fail(ident, `argument ${name} is set twice (first at line ${first})`, "remove one of them: HCL sets each argument once per block");
-      seen.set(name, ident.line);
+      seen.set(name, this.tokens.line(ident));
       this.attribute(ident, path, false);
       return;
     }
@@ -231,7 +236,7 @@ class Parser {
   }
 
   /** `name = value` in a body; a one-line block's only attribute ends at its `}` instead of a line end. */
-  private attribute(ident: HclToken, path: string[], oneLine: boolean): void {
+  private attribute(ident: Tok, path: string[], oneLine: boolean): void {
     const name = this.source(ident);
     this.read(); // =
     this.value(ident, name, path, () => this.expression([...path, name]));
@@ -246,24 +251,24 @@ class Parser {
   }
 
   /** Record an attribute (in source order) whose value `parse` reads. */
-  private value(nameTok: HclToken, name: string, path: string[], parse: () => void): void {
+  private value(nameTok: Tok, name: string, path: string[], parse: () => void): void {
     this.requireValue(nameTok, name);
-    const attribute: HclAttribute = { name, path, scope: formatHclScope(path), line: nameTok.line, valueStart: this.peek().start, valueEnd: 0, value: "" };
+    const attribute: HclAttribute = { name, path, scope: formatHclScope(path), line: this.tokens.line(nameTok), valueStart: this.tokens.start(this.peek()), valueEnd: 0, value: "" };
     this.attributes.push(attribute);
     parse();
-    attribute.valueEnd = this.last!.end;
+    attribute.valueEnd = this.tokens.end(this.last);
     attribute.value = this.text.slice(attribute.valueStart, attribute.valueEnd);
   }
 
   /** A clearer message than "expected an expression" for `name =` followed by nothing. */
-  private requireValue(nameTok: HclToken, name: string): void {
+  private requireValue(nameTok: Tok, name: string): void {
     const type = this.peekType();
     if (type === "Newline" || type === "EOF" || type === "}" || type === ",") {
       this.fail(nameTok, `attribute ${name} has no value`, `write a value after the =, e.g. ${isHclIdentifier(name) ? name : "key"} = ""`);
     }
   }
 
-  private block(ident: HclToken, path: string[]): void {
+  private block(ident: Tok, path: string[]): void {
     const type = this.source(ident);
     const labels: string[] = [];
     for (;;) {
@@ -298,7 +303,7 @@ class Parser {
   }
 
   /** `type { name = value }` on one line: exactly one attribute, then `}`. */
-  private oneLineBlockBody(type: string, path: string[], open: HclToken): void {
+  private oneLineBlockBody(type: string, path: string[], open: Tok): void {
     const id = this.peek();
     if (this.peekType() !== "Ident") this.fail(id, `expected an argument after the { of block ${type}, found ${this.describe(id)}`);
     this.read();
@@ -324,11 +329,11 @@ class Parser {
     const open = this.read();
     for (;;) {
       const t = this.read();
-      if (t.type === "CQuote") return parseHclStringLiteral(this.text.slice(open.start, t.end)) ?? this.text.slice(open.start + 1, t.start);
-      if (t.type === "Interp" || t.type === "Control") {
+      if (this.tokens.type(t) === "CQuote") return parseHclStringLiteral(this.text.slice(this.tokens.start(open), this.tokens.end(t))) ?? this.text.slice(this.tokens.start(open) + 1, this.tokens.start(t));
+      if (this.tokens.type(t) === "Interp" || this.tokens.type(t) === "Control") {
         this.fail(t, "block labels cannot hold ${ } or %{ } sequences", "write $${ or %%{ for a literal ${ or %{");
       }
-      if (t.type === "EOF") this.fail(open, "unterminated string", 'close the label with "');
+      if (this.tokens.type(t) === "EOF") this.fail(open, "unterminated string", 'close the label with "');
     }
   }
 
@@ -345,7 +350,7 @@ class Parser {
     if (this.peekType() === "?") {
       const question = this.read();
       this.expression(ctx);
-      if (this.peekType() !== ":") this.fail(this.peek(), `the conditional at line ${question.line} needs : and a false value`, "write cond ? a : b");
+      if (this.peekType() !== ":") this.fail(this.peek(), `the conditional at line ${this.tokens.line(question)} needs : and a false value`, "write cond ? a : b");
       this.read();
       this.expression(ctx);
     }
@@ -365,7 +370,7 @@ class Parser {
         this.read();
         this.withNewlines(false, () => {
           this.expression(ctx);
-          if (this.peekType() !== ")") this.fail(this.peek(), `expected ) to close the ( at line ${t.line}, found ${this.describe(this.peek())}`);
+          if (this.peekType() !== ")") this.fail(this.peek(), `expected ) to close the ( at line ${this.tokens.line(t)}, found ${this.describe(this.peek())}`);
           this.read();
         });
         return;
@@ -403,7 +408,7 @@ class Parser {
     }
   }
 
-  private number(t: HclToken): void {
+  private number(t: Tok): void {
     const s = this.source(t);
     if (!NUMBER.test(s)) this.fail(t, `${s} is not a number`, `a version or other text needs quotes: "${s}"`);
   }
@@ -441,7 +446,7 @@ class Parser {
         }
         this.withNewlines(false, () => {
           this.expression(null);
-          if (this.peekType() !== "]") this.fail(this.peek(), `expected ] to close the index opened at line ${open.line}, found ${this.describe(this.peek())}`);
+          if (this.peekType() !== "]") this.fail(this.peek(), `expected ] to close the index opened at line ${this.tokens.line(open)}, found ${this.describe(this.peek())}`);
           this.read();
         });
         continue;
@@ -451,7 +456,7 @@ class Parser {
   }
 
   /** `.0` (HCL 1's index syntax); `.1.2` reads as the number 1.2 and HCL refuses it. */
-  private legacyIndex(t: HclToken): void {
+  private legacyIndex(t: Tok): void {
     const s = this.source(t);
     if (s.includes(".")) {
       this.fail(t, `.${s} chains two legacy indexes`, `write [${s.split(".").join("][")}] for indexes; ${QUOTE_HINT}`);
@@ -459,7 +464,7 @@ class Parser {
     this.number(t);
   }
 
-  private call(name: HclToken, ctx: Context): void {
+  private call(name: Tok, ctx: Context): void {
     for (;;) {
       if (this.peekType() === "(") break;
       this.read(); // ::
@@ -535,7 +540,7 @@ class Parser {
         }
         const keyFirst = this.peek();
         this.expression(null);
-        const keyLast = this.last!;
+        const keyLast = this.last;
         const name = this.keyName(keyFirst, keyLast);
         const sep = this.peekType();
         if (sep !== "=" && sep !== ":") {
@@ -565,16 +570,16 @@ class Parser {
   }
 
   /** `80` -> "80", `"a b"` -> "a b", `name` -> "name"; any other key expression -> its source text. */
-  private keyName(first: HclToken, last: HclToken): string {
-    const source = this.text.slice(first.start, last.end);
-    if (first === last && (first.type === "Ident" || first.type === "Number")) return source;
-    if (first.type === "OQuote") return parseHclStringLiteral(source) ?? source;
+  private keyName(first: Tok, last: Tok): string {
+    const source = this.text.slice(this.tokens.start(first), this.tokens.end(last));
+    if (first === last && (this.tokens.type(first) === "Ident" || this.tokens.type(first) === "Number")) return source;
+    if (this.tokens.type(first) === "OQuote") return parseHclStringLiteral(source) ?? source;
     return source;
   }
 
   /** `[for v in coll : expr if cond]` or `{for k, v in coll : key => value... if cond}` after its bracket. */
-  private forExpression(open: HclToken): void {
-    const closer = open.type === "{" ? "}" : "]";
+  private forExpression(open: Tok): void {
+    const closer = this.tokens.type(open) === "{" ? "}" : "]";
     this.withNewlines(false, () => {
       this.read(); // for
       if (this.peekType() !== "Ident") this.fail(this.peek(), "for needs a variable name", "write [for x in list : x]");
@@ -617,8 +622,8 @@ class Parser {
   // Templates
 
   /** A quoted string or heredoc after its opener: literals, `${ expr }` and balanced `%{ }` directives. */
-  private template(open: HclToken, closer: "CQuote" | "CHeredoc"): void {
-    const directives: { word: "if" | "else" | "for"; at: HclToken }[] = [];
+  private template(open: Tok, closer: "CQuote" | "CHeredoc"): void {
+    const directives: { word: "if" | "else" | "for"; at: Tok }[] = [];
     for (;;) {
       const t = this.peek();
       const type = this.peekType();
@@ -653,17 +658,17 @@ class Parser {
     if (unclosed) this.fail(unclosed.at, `%{ ${unclosed.word === "for" ? "for" : "if"} } without %{ end${unclosed.word === "for" ? "for" : "if"} }`, "close every directive in the same string");
   }
 
-  private sequenceEnd(what: string, opener: HclToken): void {
+  private sequenceEnd(what: string, opener: Tok): void {
     if (this.peekType() === "SeqEnd") {
       this.read();
       return;
     }
     const t = this.peek();
-    if (t.type === "EOF") this.fail(opener, `${what} is never closed`, "add the missing }");
-    this.fail(t, `${this.describe(t)} after the expression in ${what} opened at line ${opener.line}`, "write $${ for a literal ${ (e.g. in a shell script inside a heredoc)");
+    if (this.tokens.type(t) === "EOF") this.fail(opener, `${what} is never closed`, "add the missing }");
+    this.fail(t, `${this.describe(t)} after the expression in ${what} opened at line ${this.tokens.line(opener)}`, "write $${ for a literal ${ (e.g. in a shell script inside a heredoc)");
   }
 
-  private directive(open: { word: "if" | "else" | "for"; at: HclToken }[]): void {
+  private directive(open: { word: "if" | "else" | "for"; at: Tok }[]): void {
     const kw = this.peek();
     if (this.peekType() !== "Ident") this.fail(kw, `expected if, for, else, endif or endfor after %{, found ${this.describe(kw)}`, "write %%{ for a literal %{");
     this.read();
@@ -704,7 +709,7 @@ class Parser {
     }
   }
 
-  private unterminated(open: HclToken, closer: "CQuote" | "CHeredoc"): never {
+  private unterminated(open: Tok, closer: "CQuote" | "CHeredoc"): never {
     if (closer === "CQuote") this.fail(open, "unterminated string", 'close the string with " on the same line');
     const opener = this.source(open).trimEnd();
     const marker = opener.replace(/^<<-?/, "");

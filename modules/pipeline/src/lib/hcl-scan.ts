@@ -16,28 +16,77 @@
  */
 import { escapedByte } from "./lossless-utf8.js";
 
-export type HclTokenType =
-  | "{" | "}" | "[" | "]" | "(" | ")" | "." | "," | "*" | "/" | "%" | "+" | "-" | "=" | "<" | ">" | "!" | "?" | ":"
-  | "==" | "!=" | "<=" | ">=" | "&&" | "||" | "::" | "..." | "=>"
-  /** `"` opening and closing a quoted template. */
-  | "OQuote" | "CQuote"
-  /** `<<EOT` / `<<-EOT` with its newline, and the closing marker line (without its newline). */
-  | "OHeredoc" | "CHeredoc"
-  /** `${` / `${~`, `%{` / `%{~`, and the `}` / `~}` that ends either. */
-  | "Interp" | "Control" | "SeqEnd"
-  /** Literal text of a quoted template (may hold escapes) or of a heredoc (no escapes). */
-  | "QuotedLit" | "StringLit"
-  | "Number" | "Ident"
-  /** `#` and `//` comments include their newline; `/* *\/` comments do not. */
-  | "Comment"
-  | "Newline" | "EOF";
+/** Every token type, in the order of their codes in `HclTokens`. */
+const TOKEN_TYPES = [
+  "{", "}", "[", "]", "(", ")", ".", ",", "*", "/", "%", "+", "-", "=", "<", ">", "!", "?", ":",
+  "==", "!=", "<=", ">=", "&&", "||", "::", "...", "=>",
+  // `"` opening and closing a quoted template.
+  "OQuote", "CQuote",
+  // `<<EOT` / `<<-EOT` with its newline, and the closing marker line (without its newline).
+  "OHeredoc", "CHeredoc",
+  // `${` / `${~`, `%{` / `%{~`, and the `}` / `~}` that ends either.
+  "Interp", "Control", "SeqEnd",
+  // Literal text of a quoted template (may hold escapes) or of a heredoc (no escapes).
+  "QuotedLit", "StringLit",
+  "Number", "Ident",
+  // `#` and `//` comments include their newline; `/* */` comments do not.
+  "Comment",
+  "Newline", "EOF",
+] as const;
 
+export type HclTokenType = (typeof TOKEN_TYPES)[number];
+
+const TYPE_CODE = new Map<HclTokenType, number>(TOKEN_TYPES.map((t, i) => [t, i]));
+
+/** One token, as `HclTokens.list()` gives them (for tests and debugging). */
 export interface HclToken {
   type: HclTokenType;
   start: number;
   end: number;
   /** 1-based line of the first character. */
   line: number;
+}
+
+/**
+ * The tokens of a text, four numbers each in one growing Int32Array: a large file makes a few
+ * allocations, not one object per token (which made garbage collection grow faster than the input).
+ */
+export class HclTokens {
+  private data = new Int32Array(256);
+  count = 0;
+
+  push(type: HclTokenType, start: number, end: number, line: number): void {
+    if ((this.count + 1) * 4 > this.data.length) {
+      const grown = new Int32Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    const at = this.count++ * 4;
+    this.data[at] = TYPE_CODE.get(type)!;
+    this.data[at + 1] = start;
+    this.data[at + 2] = end;
+    this.data[at + 3] = line;
+  }
+
+  type(i: number): HclTokenType {
+    return TOKEN_TYPES[this.data[i * 4]!]!;
+  }
+
+  start(i: number): number {
+    return this.data[i * 4 + 1]!;
+  }
+
+  end(i: number): number {
+    return this.data[i * 4 + 2]!;
+  }
+
+  line(i: number): number {
+    return this.data[i * 4 + 3]!;
+  }
+
+  list(): HclToken[] {
+    return Array.from({ length: this.count }, (_, i) => ({ type: this.type(i), start: this.start(i), end: this.end(i), line: this.line(i) }));
+  }
 }
 
 /** `<<EOT` or `<<-EOT` right before a line end (sticky: matched at the scan position only). */
@@ -67,12 +116,12 @@ export class HclSyntaxError extends Error {
 }
 
 /** Split `text` into HCL tokens, ending with an EOF token. Throws HclSyntaxError at the first invalid token. */
-export function scanHcl(text: string): HclToken[] {
+export function scanHcl(text: string): HclTokens {
   return new Scanner(text).run();
 }
 
 class Scanner {
-  private readonly tokens: HclToken[] = [];
+  private readonly tokens = new HclTokens();
   private pos = 0;
   private line = 1;
   private braces = 0;
@@ -80,7 +129,7 @@ class Scanner {
 
   constructor(private readonly text: string) {}
 
-  run(): HclToken[] {
+  run(): HclTokens {
     if (this.text.charCodeAt(0) === 0xfeff) this.pos = 1; // a UTF-8 byte order mark, only at the very start
     while (this.pos < this.text.length) {
       const mode = this.modes.at(-1)!;
@@ -88,14 +137,14 @@ class Scanner {
       else if (mode.kind === "quoted") this.quoted();
       else this.heredoc(mode);
     }
-    this.tokens.push({ type: "EOF", start: this.text.length, end: this.text.length, line: this.line });
+    this.tokens.push("EOF", this.text.length, this.text.length, this.line);
     return this.tokens;
   }
 
   private emit(type: HclTokenType, end: number): void {
     const line = this.line;
     for (let i = this.pos; i < end; i++) if (this.text.charCodeAt(i) === 10) this.line++;
-    this.tokens.push({ type, start: this.pos, end, line });
+    this.tokens.push(type, this.pos, end, line);
     this.pos = end;
   }
 

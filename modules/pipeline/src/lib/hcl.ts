@@ -187,13 +187,13 @@ export function assertHclExpression(value: string, what = "value"): void {
   if (/[\r\n]/.test(value)) throw bad("it spans several lines (write a newline inside a string as \\n)");
   const problem = checkHclExpression(value);
   if (problem) throw bad(problem.what);
-  if (scanHcl(value).some((t) => t.type === "Comment")) throw bad("it contains a comment");
+  if (scanHcl(value).list().some((t) => t.type === "Comment")) throw bad("it contains a comment");
 }
 
 /** How to pass `value` as a string: the likeliest mistake is a version without its quotes. */
 function quoteHint(value: string): string {
   if (value.startsWith('"') && parseHclStringLiteral(value) === undefined) {
-    return 'a string is one line in double quotes with \\" and \\\\ escaped inside, e.g. --value \'"v1.2.3"\' (single quotes keep the shell from eating them)';
+    return 'a string needs double quotes around all of it, on one line, with \\" and \\\\ escaped inside, e.g. --value \'"v1.2.3"\' (single quotes keep the shell from eating them)';
   }
   const asString = parseHclStringLiteral(value) !== undefined ? value : formatHclString(value.trim());
   return `a string needs double quotes, e.g. --value '${asString.replace(/'/g, "'\\''")}' (single quotes keep the shell from eating them); numbers, true/false and references like local.x stand alone`;

@@ -35,10 +35,11 @@ export function escapedByte(codeUnit: number): number | undefined {
  */
 export function encodeLosslessUtf8(text: string): Uint8Array {
   if (!hasLoneSurrogate(text)) return encoder.encode(text);
-  const out: number[] = [];
+  const out = new Uint8Array(text.length * 3); // UTF-8 needs at most 3 bytes per UTF-16 code unit
+  let length = 0;
   let runStart = 0;
   const flush = (end: number) => {
-    if (end > runStart) for (const b of encoder.encode(text.slice(runStart, end))) out.push(b);
+    if (end > runStart) length += encoder.encodeInto(text.slice(runStart, end), out.subarray(length)).written;
   };
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -50,11 +51,11 @@ export function encodeLosslessUtf8(text: string): Uint8Array {
     const byte = escapedByte(c);
     if (byte === undefined) throw new RangeError(`lone surrogate U+${c.toString(16).toUpperCase()} at offset ${i} stands for no byte`);
     flush(i);
-    out.push(byte);
+    out[length++] = byte;
     runStart = i + 1;
   }
   flush(text.length);
-  return Uint8Array.from(out);
+  return out.slice(0, length);
 }
 
 function isLow(c: number): boolean {
@@ -79,19 +80,24 @@ function decodeWithEscapes(bytes: Uint8Array): string {
   const parts: string[] = [];
   let validStart = 0;
   let i = 0;
-  const escape = (from: number, to: number) => {
-    if (from > validStart) parts.push(strictDecoder.decode(bytes.subarray(validStart, from)));
-    for (let k = from; k < to; k++) parts.push(String.fromCharCode(ESCAPE_BASE + bytes[k]!));
-    validStart = to;
-  };
   while (i < bytes.length) {
     const length = validSequenceLength(bytes, i);
-    if (length === 0) {
-      escape(i, i + 1);
-      i++;
-    } else {
+    if (length > 0) {
       i += length;
+      continue;
     }
+    if (i > validStart) parts.push(strictDecoder.decode(bytes.subarray(validStart, i)));
+    // A run of bad bytes, in chunks: String.fromCharCode takes its codes as arguments.
+    let escapes: number[] = [];
+    while (i < bytes.length && validSequenceLength(bytes, i) === 0) {
+      escapes.push(ESCAPE_BASE + bytes[i++]!);
+      if (escapes.length === 4096) {
+        parts.push(String.fromCharCode(...escapes));
+        escapes = [];
+      }
+    }
+    parts.push(String.fromCharCode(...escapes));
+    validStart = i;
   }
   if (validStart < bytes.length) parts.push(strictDecoder.decode(bytes.subarray(validStart)));
   return parts.join("");
