@@ -473,9 +473,14 @@ describe("only inputs, locals and the top level are candidates (#13.2)", () => {
 
   it("repeated inside a list of objects: the hint offers scopes that each pick one, and they work", () => {
     const text = "inputs = {\n  listeners = [\n    { port = 80 },\n    { port = 443 },\n  ]\n}\n";
-    const err = refusal(() => setHclAttribute(text, { name: "port", value: "8080", file: "t.hcl", scope: "inputs.listeners" }));
-    expect(err.code).toBe("HCL_ATTRIBUTE_MISSING");
-    expect(err.hint).toContain("--scope inputs.listeners[0] or --scope inputs.listeners[1]");
+    const plain = refusal(() => setHclAttribute(text, { name: "port", value: "8080", file: "t.hcl" }));
+    expect(plain.code).toBe("HCL_ATTRIBUTE_MISSING");
+    expect(plain.message).toContain("only at t.hcl:3 (inputs.listeners[0]), t.hcl:4 (inputs.listeners[1])");
+    expect(plain.hint).toContain("pass its scope: --scope inputs.listeners[0] or --scope inputs.listeners[1]");
+    // The scope of the list itself (what the old hint offered) names no single one: the hint says which do.
+    const list = refusal(() => setHclAttribute(text, { name: "port", value: "8080", file: "t.hcl", scope: "inputs.listeners" }));
+    expect(list.code).toBe("HCL_ATTRIBUTE_MISSING");
+    expect(list.hint).toBe("pass the scope where it is: --scope inputs.listeners[0] or --scope inputs.listeners[1]");
     const first = setHclAttribute(text, { name: "port", value: "8080", file: "t.hcl", scope: "inputs.listeners[0]" });
     expect(first.text).toBe(text.replace("80 }", "8080 }"));
     const second = setHclAttribute(text, { name: "port", value: "8443", file: "t.hcl", scope: "inputs.listeners[1]" });

@@ -133,8 +133,9 @@ function missing(attributes: HclAttribute[], input: SetHclAttributeInput): Pipel
   if (elsewhere.length > 0) {
     const places = elsewhere.map((a) => `${input.file}:${a.line} (${describeScope(a.scope)})`).join(", ");
     const looked = scope !== undefined ? describeScope(scope) : "the top level, locals or inputs";
+    const scopes = [...new Set(elsewhere.map((a) => `--scope ${a.scope || "."}`))].join(" or ");
     return new PipelineError("HCL_ATTRIBUTE_MISSING", `${input.file} has no ${input.name} attribute${where || " where terragrunt reads inputs"}: not in ${looked}, only at ${places}`, {
-      hint: `a field of a map or block is not a terragrunt input; to edit it anyway, pass its scope: ${elsewhere.map((a) => `--scope ${a.scope || "."}`).join(" or ")}`,
+      hint: scope !== undefined ? `pass the scope where it is: ${scopes}` : `a field of a map, list or other block is not a terragrunt input; to edit it anyway, pass its scope: ${scopes}`,
     });
   }
   return new PipelineError("HCL_ATTRIBUTE_MISSING", `${input.file} has no ${input.name} attribute${where}`, {
