@@ -16,8 +16,11 @@ import { describe, expect, it } from "vitest";
 import { PipelineError } from "../../modules/pipeline/src/lib/errors.js";
 import { assertHclExpression, formatHclString, listHclAttributes, MAX_HCL_NESTING, setHclAttribute, setHclAttributeInBytes } from "../../modules/pipeline/src/lib/hcl.js";
 import { expression, mutated, validHclFile } from "../support/hcl-arbitrary.js";
-import { parseHcl } from "../support/hcl-parse.js";
+import { jsonDiffPaths, parseHcl } from "../support/hcl-parse.js";
 import { propertyParameters } from "../support/property.js";
+
+/** Room for `npm run test:properties:long` (PROPERTY_RUNS=20000): the oracle takes about 5 ms a call. */
+const TIMEOUT_MS = Math.max(60_000, propertyParameters().numRuns * 40);
 
 /** hcl2json's verdict; its converter failing after a good parse (it cannot write infinity as JSON) is a pass. */
 async function oracleAccepts(text: string): Promise<boolean> {
@@ -26,6 +29,16 @@ async function oracleAccepts(text: string): Promise<boolean> {
     return true;
   } catch (err) {
     return String(err).includes("convert to HCL");
+  }
+}
+
+/** hcl2json's JSON for a file HCL accepts, or undefined when its converter cannot write it (e.g. `locals` blocks with and without labels). */
+async function oracleJson(text: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    return await parseHcl(text, "t.hcl");
+  } catch (err) {
+    if (String(err).includes("convert to HCL")) return undefined;
+    throw err;
   }
 }
 
@@ -71,7 +84,7 @@ describe("HCL editor properties (oracle: hcl2json)", () => {
       }),
       propertyParameters(),
     );
-  });
+  }, TIMEOUT_MS);
 
   it("an edit succeeds with only the value's characters changed and HCL parsing the result, or is refused with a code", async () => {
     await fc.assert(
@@ -86,17 +99,22 @@ describe("HCL editor properties (oracle: hcl2json)", () => {
         }
         const r = result!;
         expect(await oracleAccepts(r.text), `HCL refuses the edited file:\n${r.text}`).toBe(true);
-        // Only the value changed: text = before + previous + after, result = before + value + after.
-        const starts = [...text.matchAll(/image_version/g)].map((m) => m.index!);
-        const spliced = starts.some((name) => {
-          const at = text.indexOf(r.previous, name);
-          return at !== -1 && text.slice(0, at) + newValue + text.slice(at + r.previous.length) === r.text;
-        });
+        // Only the value changed: text = before + previous + after, result = before + value + after ...
+        let spliced = false;
+        for (let at = text.indexOf(r.previous); at !== -1 && !spliced; at = text.indexOf(r.previous, at + 1)) {
+          spliced = text.slice(0, at) + newValue + text.slice(at + r.previous.length) === r.text;
+        }
         expect(spliced).toBe(true);
+        // ... and, as HCL reads the two files, what changed is in an image_version, or is the attribute
+        // holding it when hcl2json renders that one as an expression (`inputs = merge(...)`), or nothing.
+        const [before, after] = [await oracleJson(text), await oracleJson(r.text)];
+        if (before === undefined || after === undefined) return; // parsed, but hcl2json cannot write it as JSON
+        const changed = jsonDiffPaths(before, after);
+        for (const p of changed) expect(/(^|\.)image_version($|\.|\[)/.test(p) || p === r.scope.split(".")[0], p).toBe(true);
       }),
       propertyParameters(),
     );
-  });
+  }, TIMEOUT_MS);
 
   it("a one-line value without comments is accepted exactly when HCL accepts it as an attribute's value", async () => {
     const oneLine = value.filter((v) => v.trim() === v && v !== "" && !/[\r\n#]|\/\/|\/\*/.test(v));
@@ -108,7 +126,7 @@ describe("HCL editor properties (oracle: hcl2json)", () => {
       }),
       propertyParameters(),
     );
-  });
+  }, TIMEOUT_MS);
 
   it("bytes that are not UTF-8 in comments survive an edit byte for byte", () => {
     const commentByte = fc.integer({ min: 0, max: 255 }).filter((b) => b !== 0x0a);
@@ -136,7 +154,7 @@ describe("HCL editor properties (oracle: hcl2json)", () => {
       }),
       propertyParameters(),
     );
-  });
+  }, TIMEOUT_MS);
 
   it("nesting of any depth and shape parses or is HCL_INVALID, never a stack overflow", async () => {
     const shapes = [
@@ -169,5 +187,5 @@ describe("HCL editor properties (oracle: hcl2json)", () => {
       }),
       propertyParameters(),
     );
-  });
+  }, TIMEOUT_MS);
 });
