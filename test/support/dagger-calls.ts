@@ -15,6 +15,10 @@
  *   the introspection; Dagger core types (Directory, File, Container, Service, Secret) from a small
  *   explicit allow-list. It reports unknown functions and flags, missing required flags, values
  *   that cannot be of the flag's type, and any secret given as a plain value instead of `env:`/`file:`.
+ * - In the workspace form (`{ workspace: true }`: an application repository set up with `dagger
+ *   init --blueprint`, where the module's functions are the top level) it also reports a `-m`
+ *   (the project already names its module) and a `--source .` or `--checkout .` (the defaults are
+ *   the project itself): the calls must be the mission's commands as typed.
  */
 import { isMap, isScalar, LineCounter, parseDocument, Scalar, visit } from "yaml";
 import { flagName, functionName, type IntrospectedModule } from "./introspect.js";
@@ -521,7 +525,18 @@ export function isSecretReference(value: string): boolean {
 /** `dagger call` flags that may come before the first function. */
 const CALL_FLAGS: Record<string, boolean> = { "-m": true, "--mod": true, "-o": true, "--output": true, "--json": false, "-j": false };
 
-export function checkDaggerCall(call: DaggerCall, surface: Surface, root = "Pipeline"): CheckedCall {
+export interface CheckOptions {
+  /** The object whose functions are the top level (the module's main object). */
+  root?: string;
+  /** The call runs in a project set up with `dagger init --blueprint`: no -m, no --source/--checkout of the project. */
+  workspace?: boolean;
+}
+
+/** Flags whose default IS the project in the workspace form: passing the project again is noise. */
+const PROJECT_DEFAULT_FLAGS = ["--source", "--checkout"];
+
+export function checkDaggerCall(call: DaggerCall, surface: Surface, options: CheckOptions = {}): CheckedCall {
+  const root = options.root ?? "Pipeline";
   const problems: string[] = [];
   const where = `${call.file}:${call.line}`;
   const problem = (msg: string) => problems.push(`${where}: ${msg}\n    ${call.text}`);
@@ -529,6 +544,7 @@ export function checkDaggerCall(call: DaggerCall, surface: Surface, root = "Pipe
 
   for (let g = 0; g < call.globalArgs.length; g++) {
     const [flag] = call.globalArgs[g]!.value.split("=", 1);
+    if (options.workspace && (flag === "-m" || flag === "--mod")) problem(`${flag}: in a project set up with dagger init --blueprint the module's functions are the top level; call them without ${flag}`);
     if (!(flag! in DAGGER_GLOBAL_FLAGS)) problem(`unknown dagger global flag ${flag}`);
     else if (DAGGER_GLOBAL_FLAGS[flag!] && !call.globalArgs[g]!.value.includes("=")) g++;
   }
@@ -590,6 +606,9 @@ export function checkDaggerCall(call: DaggerCall, surface: Surface, root = "Pipe
       }
       if (step.flags.has(flag) && spec.kind !== "list") problem(`${flag} given twice to ${fnName}`);
       step.flags.set(flag, value);
+      if (options.workspace && PROJECT_DEFAULT_FLAGS.includes(flag) && /^\.\/?$/.test(value.value)) {
+        problem(`${fnName} ${flag} ${value.raw}: the default is the project itself; leave it out`);
+      }
 
       const secret = spec.typeName === "Secret" || looksSecret(flag);
       if (secret && !isSecretReference(value.value)) {

@@ -33,22 +33,37 @@ export interface IntrospectedModule {
   objects: Record<string, { name: string; description: string; methods: Record<string, IntrospectedFunction> }>;
 }
 
-let cached: Promise<IntrospectedModule> | undefined;
+const cached = new Map<string, Promise<IntrospectedModule>>();
 
+/** This repository's module (dagger.json at the root, source modules/pipeline). */
 export function introspectModule(): Promise<IntrospectedModule> {
-  cached ??= (async () => {
-    // The introspector wants the generated client as a .ts file next to the module's sources.
-    const dir = await mkdtemp(path.join(os.tmpdir(), "introspect-"));
-    const client = path.join(dir, "client.gen.ts");
-    await copyFile(path.join(SDK_DIR, "api/client.gen.d.ts"), client);
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [path.join(SDK_DIR, "module/entrypoint/introspection_entrypoint.js"), "pipeline", path.join(REPO_ROOT, "modules/pipeline/src"), client],
-      { env: { ...process.env, DRY_RUN: "1" }, maxBuffer: 64 * 1024 * 1024 },
+  return introspectModuleAt(path.join(REPO_ROOT, "modules/pipeline"), "pipeline");
+}
+
+/**
+ * A TypeScript module whose source folder (dagger.json's `source`) is `sourceDir`: the SDK's
+ * introspector reads `<sourceDir>/src`, as the runtime does. Cached per folder.
+ */
+export function introspectModuleAt(sourceDir: string, moduleName: string): Promise<IntrospectedModule> {
+  const key = `${path.resolve(sourceDir)}\0${moduleName}`;
+  if (!cached.has(key)) {
+    cached.set(
+      key,
+      (async () => {
+        // The introspector wants the generated client as a .ts file next to the module's sources.
+        const dir = await mkdtemp(path.join(os.tmpdir(), "introspect-"));
+        const client = path.join(dir, "client.gen.ts");
+        await copyFile(path.join(SDK_DIR, "api/client.gen.d.ts"), client);
+        const { stdout } = await promisify(execFile)(
+          process.execPath,
+          [path.join(SDK_DIR, "module/entrypoint/introspection_entrypoint.js"), moduleName, path.join(sourceDir, "src"), client],
+          { env: { ...process.env, DRY_RUN: "1" }, maxBuffer: 64 * 1024 * 1024 },
+        );
+        return JSON.parse(stdout) as IntrospectedModule;
+      })(),
     );
-    return JSON.parse(stdout) as IntrospectedModule;
-  })();
-  return cached;
+  }
+  return cached.get(key)!;
 }
 
 /** camelCase -> the kebab-case flag `dagger call` shows. */

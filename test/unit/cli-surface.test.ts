@@ -2,8 +2,11 @@
  * What `dagger call` will show, read by the SDK's own introspector. A renamed flag or a lost doc
  * breaks this test (and the CI configs, which test/unit/ci-configs.test.ts checks against it).
  */
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { introspectModule, type IntrospectedModule } from "../support/introspect.js";
+import { CHECKOUT_IGNORE } from "../../modules/pipeline/src/checkout.js";
+import { introspectModule, REPO_ROOT, type IntrospectedModule } from "../support/introspect.js";
 
 let mod: IntrospectedModule;
 beforeAll(async () => {
@@ -32,10 +35,15 @@ describe("dagger call surface", () => {
     expect(missing).toEqual([]);
   });
 
-  it("plan takes --branch, --tag, --sha, --env, --format and a --source defaulting to the example app", () => {
+  it("plan takes --branch, --tag, --sha, --env, --format, a --source defaulting to the caller's project and a --checkout defaulting to its repository root", () => {
     const args = fn("plan").arguments;
-    expect(Object.keys(args)).toEqual(["source", "branch", "tag", "sha", "env", "format", "checkRegistry"]);
-    expect(args.source).toMatchObject({ defaultPath: "/test/fixtures/rails-api", type: { kind: "OBJECT_KIND", name: "Directory" } });
+    expect(Object.keys(args)).toEqual(["source", "branch", "tag", "sha", "env", "format", "checkRegistry", "checkout"]);
+    expect(args.source).toMatchObject({ defaultPath: ".", type: { kind: "OBJECT_KIND", name: "Directory" } });
+    expect(args.checkout).toMatchObject({ defaultPath: "/", type: { kind: "OBJECT_KIND", name: "Directory" }, isOptional: true });
+    // The list the module loads is the list git status skips (src/checkout.ts), or a tracked file in an ignored folder would look deleted.
+    expect(args.checkout.ignore).toEqual(CHECKOUT_IGNORE);
+    expect(args.checkout.ignore).toEqual(expect.arrayContaining(["node_modules", ".pipeline"]));
+    expect(args.checkout.ignore).not.toContain(".git");
     expect(args.format.defaultValue).toBe("text");
     expect(fn("plan").returnType.kind).toBe("STRING_KIND");
   });
@@ -51,6 +59,7 @@ describe("dagger call surface", () => {
       ["withRegistryAuth", "password"],
       ["withGitCredentials", "sshKey"],
       ["withGitCredentials", "token"],
+      ["withGitCredentials", "sshKeyBase64"],
     ];
     for (const [f, a] of secretArgs) expect(fn(f).arguments[a].type, `${f}.${a}`).toMatchObject({ kind: "OBJECT_KIND", name: "Secret" });
   });
@@ -64,20 +73,22 @@ describe("dagger call surface", () => {
       withAwsWebIdentity: ["token", "roleArn"],
       withGithubToken: ["token"],
       withRegistryAuth: ["username", "password"],
-      withGitCredentials: ["sshKey", "token"],
-      plan: ["branch", "tag", "sha", "env", "format", "checkRegistry"],
+      withGitCredentials: ["sshKey", "token", "sshKeyBase64"],
+      plan: ["branch", "tag", "sha", "env", "format", "checkRegistry", "checkout"],
       test: ["shards", "shardIndex", "timings"],
+      checkTests: ["report"],
+      mergeTimings: ["nodes"],
       lint: [],
-      baseImage: ["branch", "tag", "sha", "env"],
-      appImage: ["branch", "tag", "sha", "env"],
-      publishAppImage: ["branch", "tag", "sha", "env"],
+      baseImage: ["branch", "tag", "sha", "env", "checkout"],
+      appImage: ["branch", "tag", "sha", "env", "checkout"],
+      publishAppImage: ["branch", "tag", "sha", "env", "checkout"],
       decryptEnv: ["env"],
       encryptValue: ["env", "value"],
       checkEnv: ["env"],
       serve: ["env", "flavor", "image"],
-      deploy: ["env", "branch", "tag", "sha", "dryRun", "format", "gitImage", "clusterAccess"],
-      featureDeploy: ["branch", "sha", "dryRun", "gitImage", "clusterAccess"],
-      featureTeardown: ["name", "gitImage", "clusterAccess"],
+      deploy: ["env", "branch", "tag", "sha", "dryRun", "format", "gitImage", "clusterAccess", "allowDirty", "checkout"],
+      featureDeploy: ["branch", "sha", "dryRun", "gitImage", "clusterAccess", "allowDirty", "checkout"],
+      featureTeardown: ["name", "branch", "gitImage", "clusterAccess"],
       featureSweep: ["liveBranches", "gitImage", "clusterAccess"],
     });
   });
@@ -87,6 +98,10 @@ describe("dagger call surface", () => {
     ["test", "shardIndex", "INTEGER_KIND", undefined, true],
     ["test", "timings", "OBJECT_KIND", undefined, true],
     ["deploy", "dryRun", "BOOLEAN_KIND", false, false],
+    ["deploy", "allowDirty", "BOOLEAN_KIND", false, false],
+    ["featureDeploy", "sha", "STRING_KIND", "", false],
+    ["checkTests", "report", "OBJECT_KIND", undefined, false],
+    ["mergeTimings", "nodes", "OBJECT_KIND", undefined, false],
     ["deploy", "env", "STRING_KIND", "", false],
     ["encryptValue", "value", "OBJECT_KIND", undefined, false],
     ["serve", "flavor", "STRING_KIND", "server", false],
@@ -99,6 +114,8 @@ describe("dagger call surface", () => {
 
   it.each([
     ["test", "TestReport"],
+    ["mergeTimings", "File"],
+    ["withGitCredentials", "Pipeline"],
     ["appImage", "Container"],
     ["decryptEnv", "Secret"],
     ["serve", "Service"],
@@ -107,10 +124,38 @@ describe("dagger call surface", () => {
     expect(fn(f).returnType.name).toBe(type);
   });
 
-  it("every application-repository argument defaults to the bundled example app", () => {
+  it("every application-repository argument defaults to the caller's project ('.'), never to a path of this repository", () => {
+    const withoutSource = ["checkTests", "mergeTimings"];
     for (const [name, f] of Object.entries(mod.objects.Pipeline.methods)) {
-      if (name.startsWith("with")) continue;
-      expect(f.arguments.source?.defaultPath, name).toBe("/test/fixtures/rails-api");
+      if (name.startsWith("with") || withoutSource.includes(name)) continue;
+      expect(f.arguments.source?.defaultPath, name).toBe(".");
+    }
+  });
+
+  it("every function with --sha or --branch reads the missing ones from --checkout (default: the repository root)", () => {
+    const withRefs = Object.entries(mod.objects.Pipeline.methods).filter(([, f]) => "sha" in f.arguments || ("branch" in f.arguments && "tag" in f.arguments));
+    expect(withRefs.map(([n]) => n).sort()).toEqual(["appImage", "baseImage", "deploy", "featureDeploy", "plan", "publishAppImage"]);
+    for (const [name, f] of withRefs) {
+      expect(f.arguments.checkout?.defaultPath, name).toBe("/");
+      // base-image does not depend on the sha: only its branch comes from the checkout.
+      for (const a of name === "baseImage" ? ["branch"] : ["sha", "branch"]) expect(f.arguments[a]!.description, `${name} --${a}`).toContain("default: the checkout");
+    }
+  });
+
+  it("every @argument option is a literal or a const of index.ts (the engine's introspector cannot follow an import)", () => {
+    // Seen on a 0.21 engine: `ignore: CHECKOUT_IGNORE` imported from ./checkout.js failed module
+    // loading with "could not resolve type reference for string", while the npm introspector above
+    // accepted it. Keep the options resolvable inside the file.
+    const text = readFileSync(path.join(REPO_ROOT, "modules/pipeline/src/index.ts"), "utf8");
+    const localConsts = new Set([...text.matchAll(/^const (\w+) =/gm)].map((m) => m[1]!));
+    const imported = new Set([...text.matchAll(/^import \{([^}]*)\} from/gm)].flatMap((m) => m[1]!.split(",").map((n) => n.trim().replace(/^type /, ""))));
+    const options = [...text.matchAll(/@argument\(\{([^}]*)\}\)/g)].map((m) => m[1]!);
+    expect(options.length).toBeGreaterThan(10);
+    for (const body of options) {
+      for (const [, value] of body.matchAll(/\w+:\s*([A-Za-z_]\w*)/g)) {
+        expect(imported.has(value!), `${value} is imported`).toBe(false);
+        expect(localConsts.has(value!), `${value} is a const of index.ts`).toBe(true);
+      }
     }
   });
 

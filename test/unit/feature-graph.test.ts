@@ -184,9 +184,10 @@ describe("dagger call surface", () => {
   }, 120_000);
   const fn = (name: string) => mod.objects.Pipeline!.methods[name]!;
 
-  it("deploy takes --env --branch --tag --sha --dry-run --format --git-image --cluster-access with documented defaults", () => {
+  it("deploy takes --env --branch --tag --sha --dry-run --format --git-image --cluster-access --allow-dirty --checkout with documented defaults", () => {
     const args = fn("deploy").arguments;
-    expect(Object.keys(args)).toEqual(["source", "env", "branch", "tag", "sha", "dryRun", "format", "gitImage", "clusterAccess"]);
+    expect(Object.keys(args)).toEqual(["source", "env", "branch", "tag", "sha", "dryRun", "format", "gitImage", "clusterAccess", "allowDirty", "checkout"]);
+    expect(args.allowDirty!.defaultValue).toBe(false);
     expect(args.dryRun!.defaultValue).toBe(false);
     expect(args.gitImage!.defaultValue).toBe("alpine/git:2.47.2");
     expect(args.clusterAccess!.defaultValue).toBe("update-kubeconfig");
@@ -196,8 +197,8 @@ describe("dagger call surface", () => {
   });
 
   it.each([
-    ["featureDeploy", ["source", "branch", "sha", "dryRun", "gitImage", "clusterAccess"]],
-    ["featureTeardown", ["source", "name", "gitImage", "clusterAccess"]],
+    ["featureDeploy", ["source", "branch", "sha", "dryRun", "gitImage", "clusterAccess", "allowDirty", "checkout"]],
+    ["featureTeardown", ["source", "name", "branch", "gitImage", "clusterAccess"]],
     ["featureSweep", ["source", "liveBranches", "gitImage", "clusterAccess"]],
   ])("%s flags", (name, want) => {
     expect(Object.keys(fn(name).arguments)).toEqual(want);

@@ -316,15 +316,16 @@ describe("dagger call surface of the image functions", () => {
     ["baseImage", "STRING_KIND", undefined],
     ["appImage", "OBJECT_KIND", "Container"],
     ["publishAppImage", "STRING_KIND", undefined],
-  ])("%s: flags --source/--branch/--tag/--sha/--env, documented, with examples", async (method, kind, name) => {
+  ])("%s: flags --source/--branch/--tag/--sha/--env/--checkout, documented, with examples", async (method, kind, name) => {
     const mod = await introspectModule();
     const fn = Object.values(mod.objects).find((o) => o.name === "Pipeline")!.methods[method];
     expect(fn).toBeDefined();
     expect(fn.returnType.kind).toBe(kind);
     if (name) expect(fn.returnType.name).toBe(name);
-    expect(Object.keys(fn.arguments)).toEqual(["source", "branch", "tag", "sha", "env"]);
+    expect(Object.keys(fn.arguments)).toEqual(["source", "branch", "tag", "sha", "env", "checkout"]);
     for (const arg of Object.values(fn.arguments)) expect(arg.description.length).toBeGreaterThan(10);
-    expect(fn.arguments.source.defaultPath).toBe("/test/fixtures/rails-api");
+    expect(fn.arguments.source.defaultPath).toBe(".");
+    expect(fn.arguments.checkout.defaultPath).toBe("/");
     for (const flag of ["branch", "tag", "sha", "env"]) expect(fn.arguments[flag].isOptional || fn.arguments[flag].defaultValue !== undefined).toBe(true);
     const examples = fn.description.split("\n").filter((l) => l.startsWith("Example: dagger call "));
     expect(examples.length).toBeGreaterThanOrEqual(2);

@@ -362,7 +362,7 @@ describe("dagger call surface of the secrets and serve functions", () => {
     expect(fn("serve").arguments.flavor!.defaultValue).toBe("server");
     expect(fn("serve").arguments.image!.isOptional).toBe(true);
     for (const name of ["decryptEnv", "encryptValue", "checkEnv", "serve"]) {
-      expect(fn(name).arguments.source).toMatchObject({ defaultPath: "/test/fixtures/rails-api" });
+      expect(fn(name).arguments.source).toMatchObject({ defaultPath: "." });
     }
 
     // The JSON leaves out the @check flag: read it from the SDK's scanner in-process.

@@ -3,7 +3,8 @@
  * in; concern modules (images, deploy, secrets) receive it as a plain object. Nothing here is ever
  * turned into plaintext except right at the AWS/registry client that needs it.
  */
-import type { Secret } from "@dagger.io/dagger";
+import { dag, type Secret } from "@dagger.io/dagger";
+import { decodeBase64SshKey } from "./lib/ssh-key.js";
 
 export interface AwsSecrets {
   accessKeyId?: Secret;
@@ -31,4 +32,9 @@ export interface RunCredentials {
 
 export function hasAwsCredentials(aws: AwsSecrets): boolean {
   return Boolean((aws.accessKeyId && aws.secretAccessKey) || aws.credentialsFile || (aws.webIdentityToken && aws.webIdentityRoleArn));
+}
+
+/** A base64 one-line SSH key (`--ssh-key-base64`) back to the key, as a secret at once. */
+export async function decodeSshKeySecret(encoded: Secret, flag: string): Promise<Secret> {
+  return dag.setSecret("infra-live-ssh-key", decodeBase64SshKey(await encoded.plaintext(), flag));
 }

@@ -43,6 +43,7 @@ import {
   type ClusterAccessMode,
   type DeployReport,
 } from "./lib/terragrunt-plan.js";
+import { resolveTeardownTarget } from "./lib/refs.js";
 import { readConfig } from "./source.js";
 import { runTerragrunt } from "./terragrunt.js";
 
@@ -179,6 +180,12 @@ export async function runFeatureTeardown(source: Directory, name: string, flags:
   const plan = planFeatureTeardown(name, config);
   const report = await executeFeatureTeardown(plan, config, daggerInfraEffects(config, credentials, { gitImage: flags.gitImage }), { clusterAccess });
   return formatDeployReport(report);
+}
+
+/** `feature-teardown --name <name>` or `--branch <deleted ref>`: a branch that is no feature tears nothing down. */
+export async function runFeatureTeardownOf(source: Directory, which: { name: string; branch: string }, flags: TeardownFlags, credentials: RunCredentials): Promise<string> {
+  const target = resolveTeardownTarget(which, await readConfig(source));
+  return "skip" in target ? target.skip : runFeatureTeardown(source, target.name, flags, credentials);
 }
 
 /** `dagger call feature-sweep --live-branches <list>`. */

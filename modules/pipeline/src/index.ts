@@ -3,24 +3,40 @@
  * postgres and redis, checksum-cached base images, app images on ECR, infrastructure-live
  * write-back, terragrunt deploys, feature environments and KMS-encrypted env files.
  *
- * Every function takes the application repository as `--source` (default: the bundled example
- * app) and reads its optional `pipeline.json`; without one, the built-in defaults reproduce the
- * CircleCI + bash flow it replaces. Credentials are given once with the `with-*` builders, always
+ * Set up once in the application repository (`dagger init --blueprint=<this module>`), its
+ * functions are the project's own: `dagger call test --shards 8`, `dagger call deploy --env dev`.
+ * Every function reads the application from `--source` (default: the project `dagger call` runs
+ * in) and its optional `pipeline.json`; without one, the built-in defaults reproduce the CircleCI +
+ * bash flow it replaces. `--sha`, `--branch` and `--tag` default to the project's git checkout. Credentials are given once with the `with-*` builders, always
  * as secrets (`env:NAME`, `file:PATH`), before the function that needs them.
  */
 import { argument, check, Container, Directory, File, func, object, Secret, Service } from "@dagger.io/dagger";
-import type { RunCredentials } from "./credentials.js";
+import { refFromCheckout } from "./checkout.js";
+import { decodeSshKeySecret, type RunCredentials } from "./credentials.js";
 import { runDeploy } from "./deploy.js";
-import { runFeatureSweep, runFeatureTeardown } from "./feature.js";
+import { runFeatureSweep, runFeatureTeardownOf } from "./feature.js";
 import { buildAppImage, publishAppImage, publishBaseImage } from "./images.js";
 import { runPlan } from "./plan.js";
 import { decryptEnvSecret, encryptValueToken, runCheckEnv } from "./secrets.js";
 import { serveApp } from "./serve.js";
 import { TestReport } from "./test-report.js";
+import { checkExportedReport, mergeTimingsFrom } from "./test-results.js";
 import { runLint, runTests } from "./test-suite.js";
 
-/** Folder of the bundled example app, relative to the repository that holds dagger.json. */
-const EXAMPLE_APP = "/test/fixtures/rails-api";
+/**
+ * The project `dagger call` runs in. In an application set up with `dagger init --blueprint`,
+ * Dagger 0.21 resolves a relative default path from the caller's workspace directory, not from this
+ * module's repository (`core/modfunc.go` loadLegacyDefaultPathArg, `core/schema/workspace.go`).
+ */
+const PROJECT = ".";
+/** The project's repository root (the workspace boundary: the git root), read for the commit and branch. */
+const CHECKOUT = "/";
+/**
+ * Left out of the checkout (src/checkout.ts CHECKOUT_IGNORE, which git status also skips; a test
+ * keeps them equal). A literal here: the engine's TypeScript introspector fails on an
+ * `@argument` option imported from another file ("could not resolve type reference").
+ */
+const CHECKOUT_IGNORE = ["node_modules", "**/node_modules", "tmp", "log", "coverage", "test_results", ".pipeline", "vendor/bundle"];
 /** Never shipped to the engine: build output and local state of the app. */
 const SOURCE_IGNORE = ["node_modules", "tmp", "log", ".git", "test_results"];
 
@@ -134,15 +150,18 @@ export class Pipeline {
    * Credentials for the infrastructure-live repository: an SSH key or an HTTPS token.
    *
    * Example: dagger call with-git-credentials --ssh-key file:$HOME/.ssh/id_ed25519 deploy --env dev
+   * Example: dagger call with-git-credentials --ssh-key-base64 env:INFRA_LIVE_SSH_KEY_B64 deploy --branch "$CIRCLE_BRANCH" --sha "$CIRCLE_SHA1"
    */
   @func()
-  withGitCredentials(
+  async withGitCredentials(
     /** SSH private key for git@ URLs (Example: file:$HOME/.ssh/id_ed25519). */
     sshKey?: Secret,
     /** Token for https URLs (Example: env:INFRA_LIVE_TOKEN). */
     token?: Secret,
-  ): Pipeline {
-    this.gitSshKey = sshKey;
+    /** Instead of --ssh-key: the key base64-encoded on one line, for CI variables that cannot hold newlines (Example: env:INFRA_LIVE_SSH_KEY_B64). */
+    sshKeyBase64?: Secret,
+  ): Promise<Pipeline> {
+    this.gitSshKey = sshKey ?? (sshKeyBase64 ? await decodeSshKeySecret(sshKeyBase64, "--ssh-key-base64") : undefined);
     this.gitToken = token;
     return this;
   }
@@ -174,19 +193,20 @@ export class Pipeline {
    * tags, the dependency checksum and base-image variant, each infrastructure-live file and the
    * value it gets, terragrunt units in apply order, AWS role and cluster, feature units.
    *
+   * Example: dagger call plan
    * Example: dagger call plan --branch da/develop --sha 0123456789abcdef0123456789abcdef01234567
    * Example: dagger call plan --tag release-v1.2.3 --sha $CIRCLE_SHA1 --format json
    * Example: dagger call with-aws-credentials --access-key-id env:AWS_ACCESS_KEY_ID --secret-access-key env:AWS_SECRET_ACCESS_KEY plan --branch da/develop --sha $CIRCLE_SHA1 --check-registry
    */
   @func()
   async plan(
-    /** The application repository; default: the bundled example app. */
-    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
-    /** The branch being built, e.g. da/develop or feature/new-loan-flow (Example: --branch $CIRCLE_BRANCH). */
+    /** The application repository; default: the project dagger call runs in. */
+    @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The branch being built, e.g. da/develop or feature/new-loan-flow (Example: --branch $CIRCLE_BRANCH); default: the checkout's branch. */
     branch = "",
-    /** The tag being built, e.g. release-v1.2.3 (Example: --tag $CIRCLE_TAG). Give a branch or a tag. */
+    /** The tag being built, e.g. release-v1.2.3 (Example: --tag $CIRCLE_TAG). Give a branch or a tag; default: on a detached HEAD, a tag at HEAD. */
     tag = "",
-    /** The full 40-character commit sha (Example: --sha $CIRCLE_SHA1). */
+    /** The full 40-character commit sha (Example: --sha $CIRCLE_SHA1); default: the checkout's HEAD. */
     sha = "",
     /** Force an environment (dev, stage, prod) instead of resolving it from the branch or tag. */
     env = "",
@@ -194,8 +214,11 @@ export class Pipeline {
     format = "text",
     /** Also ask the registry whether the base image exists, so the plan shows whether base-image will build (needs registry credentials for ECR); default false. */
     checkRegistry = false,
+    /** The project's git checkout: the commit, branch and tags are read from it when --sha, --branch or --tag is not given; default: the project's repository root. */
+    @argument({ defaultPath: CHECKOUT, ignore: CHECKOUT_IGNORE }) checkout?: Directory,
   ): Promise<string> {
-    return runPlan(source, { branch, tag, sha, env, format, checkRegistry }, this.credentials());
+    const ref = await refFromCheckout(source, checkout, { branch, tag, sha, env }, { command: "plan" });
+    return runPlan(source, { ...ref.flags, env, format, checkRegistry }, this.credentials());
   }
 
   // --- test -------------------------------------------------------------------------------------
@@ -203,37 +226,72 @@ export class Pipeline {
   /**
    * Run rspec split into timing-balanced shards, each with its own postgres and redis, in parallel.
    * Gems come from the dev-variant base image (built once, keyed by the dependency checksum). The
-   * result holds the merged and per-shard JUnit, the next run's timings and a summary; its `check`
-   * fails with the summary when an example failed, after you exported the reports.
+   * shards are planned with, in order: --timings, the previous run's merged timings at
+   * test.timingsCacheFile (.pipeline/timings.json, where CI restores its cache; absent on a first
+   * run), the committed test.timingsFile, else file sizes. The result never fails on failing
+   * examples: its `report` holds the merged and per-shard JUnit, the next run's timings.json, this
+   * call's shard timings (timings/shard-<i>-of-<n>.json, for merge-timings), summary.txt and
+   * outcome.json; `check` fails with the summary, or after an export `check-tests --report <dir>`.
    *
    * Example: dagger call test --shards 8
-   * Example: dagger call test --source . --shards 8 report export --path test_results
-   * Example: dagger call test --shards $CIRCLE_NODE_TOTAL --shard-index $CIRCLE_NODE_INDEX --timings ./timings.json check
+   * Example: dagger call test --shards 8 report export --path test_results
+   * Example: dagger call test --shards $CIRCLE_NODE_TOTAL --shard-index $CIRCLE_NODE_INDEX report export --path test_results
+   * Example: dagger call test --shards 8 check
    */
   @func()
   async test(
-    /** The application repository; default: the bundled example app. */
-    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The application repository; default: the project dagger call runs in. */
+    @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
     /** Number of shards the suite is split into (every CI node must pass the same number). */
     shards = 8,
     /** Run only this shard (0-based) of --shards, for CI parallelism across machines; default: every shard here, in parallel. */
     shardIndex?: number,
-    /** Previous timings: timings.json from an earlier run, a JUnit XML, a knapsack report or a parallel_tests log. Default: the app's committed test.timingsFile, else file sizes. */
+    /** Previous timings: timings.json from an earlier run, a JUnit XML, a knapsack report or a parallel_tests log. Default: the restored test.timingsCacheFile (.pipeline/timings.json), else the committed test.timingsFile, else file sizes. */
     timings?: File,
   ): Promise<TestReport> {
     return runTests(source, { shards, shardIndex: shardIndex ?? -1, timings }, this.credentials());
   }
 
   /**
+   * Fail when an exported test report holds failed examples or a broken shard, printing its summary;
+   * print the summary otherwise. It reads the exported files: the suite does not run again. The CI
+   * step after `test ... report export --path test_results` (and after the reports were stored).
+   *
+   * Example: dagger call check-tests --report test_results
+   */
+  @func()
+  async checkTests(
+    /** The folder test's report was exported to (Example: --report test_results). */
+    report: Directory,
+  ): Promise<string> {
+    return checkExportedReport(report);
+  }
+
+  /**
+   * Merge the test nodes' timings (each node's report holds timings/shard-<i>-of-<n>.json: what its
+   * shard measured) into the next run's timings file. Fails when the nodes planned differently (they
+   * read different previous timings): some examples could have run twice or not at all.
+   *
+   * Example: dagger call merge-timings --nodes /tmp/workspace/timings export --path .pipeline/timings.json
+   */
+  @func()
+  async mergeTimings(
+    /** A folder holding the nodes' shard-<i>-of-<n>.json files, at any depth (Example: --nodes /tmp/workspace/timings). */
+    nodes: Directory,
+  ): Promise<File> {
+    return mergeTimingsFrom(nodes);
+  }
+
+  /**
    * Run rubocop (pipeline.json `test.lintCommand`) in the same image the tests use.
    *
    * Example: dagger call lint
-   * Example: dagger call lint --source .
+   * Example: dagger call lint --source ../other-app
    */
   @func()
   async lint(
-    /** The application repository; default: the bundled example app. */
-    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The application repository; default: the project dagger call runs in. */
+    @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
   ): Promise<string> {
     return runLint(source, this.credentials());
   }
@@ -259,18 +317,21 @@ export class Pipeline {
    */
   @func({ cache: "never" })
   async baseImage(
-    /** The application repository; default: the bundled example app. */
-    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
-    /** The branch being built; the develop branch (da/develop) also moves the latest alias (Example: --branch $CIRCLE_BRANCH). */
+    /** The application repository; default: the project dagger call runs in. */
+    @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The branch being built; the develop branch (da/develop) also moves the latest alias (Example: --branch $CIRCLE_BRANCH); default: the checkout's branch. */
     branch = "",
-    /** The tag being built, e.g. release-v1.2.3 (prod variant) (Example: --tag $CIRCLE_TAG). Give a branch or a tag. */
+    /** The tag being built, e.g. release-v1.2.3 (prod variant) (Example: --tag $CIRCLE_TAG). Give a branch or a tag; default: on a detached HEAD, a tag at HEAD. */
     tag = "",
     /** The full 40-character commit sha; checked when given, the base image does not depend on it (Example: --sha $CIRCLE_SHA1). */
     sha = "",
     /** Choose the variant by environment (dev, stage, prod) instead of by branch or tag. */
     env = "",
+    /** The project's git checkout: the commit, branch and tags are read from it when --sha, --branch or --tag is not given; default: the project's repository root. */
+    @argument({ defaultPath: CHECKOUT, ignore: CHECKOUT_IGNORE }) checkout?: Directory,
   ): Promise<string> {
-    return (await publishBaseImage(source, { branch, tag, sha, env }, this.credentials())).report;
+    const ref = await refFromCheckout(source, checkout, { branch, tag, sha, env }, { command: "base-image", needSha: false, needRef: !env });
+    return (await publishBaseImage(source, { ...ref.flags, env }, this.credentials())).report;
   }
 
   /**
@@ -286,18 +347,21 @@ export class Pipeline {
    */
   @func({ cache: "never" })
   async appImage(
-    /** The application repository; default: the bundled example app. */
-    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
-    /** The branch being built, e.g. da/develop or feature/new-loan-flow (Example: --branch $CIRCLE_BRANCH). */
+    /** The application repository; default: the project dagger call runs in. */
+    @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The branch being built, e.g. da/develop or feature/new-loan-flow (Example: --branch $CIRCLE_BRANCH); default: the checkout's branch. */
     branch = "",
-    /** The tag being built, e.g. release-v1.2.3 (Example: --tag $CIRCLE_TAG). Give a branch or a tag. */
+    /** The tag being built, e.g. release-v1.2.3 (Example: --tag $CIRCLE_TAG). Give a branch or a tag; default: on a detached HEAD, a tag at HEAD. */
     tag = "",
-    /** The full 40-character commit sha; dev and stage images are tagged with it (Example: --sha $CIRCLE_SHA1). */
+    /** The full 40-character commit sha; dev and stage images are tagged with it (Example: --sha $CIRCLE_SHA1); default: the checkout's HEAD. */
     sha = "",
     /** Force an environment (dev, stage, prod) instead of resolving it from the branch or tag. */
     env = "",
+    /** The project's git checkout: the commit, branch and tags are read from it when --sha, --branch or --tag is not given; default: the project's repository root. */
+    @argument({ defaultPath: CHECKOUT, ignore: CHECKOUT_IGNORE }) checkout?: Directory,
   ): Promise<Container> {
-    return (await buildAppImage(source, { branch, tag, sha, env }, this.credentials())).container;
+    const ref = await refFromCheckout(source, checkout, { branch, tag, sha, env }, { command: "app-image" });
+    return (await buildAppImage(source, { ...ref.flags, env }, this.credentials())).container;
   }
 
   /**
@@ -309,18 +373,21 @@ export class Pipeline {
    */
   @func({ cache: "never" })
   async publishAppImage(
-    /** The application repository; default: the bundled example app. */
-    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
-    /** The branch being built, e.g. da/develop or feature/new-loan-flow (Example: --branch $CIRCLE_BRANCH). */
+    /** The application repository; default: the project dagger call runs in. */
+    @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The branch being built, e.g. da/develop or feature/new-loan-flow (Example: --branch $CIRCLE_BRANCH); default: the checkout's branch. */
     branch = "",
-    /** The tag being built, e.g. release-v1.2.3 (Example: --tag $CIRCLE_TAG). Give a branch or a tag. */
+    /** The tag being built, e.g. release-v1.2.3 (Example: --tag $CIRCLE_TAG). Give a branch or a tag; default: on a detached HEAD, a tag at HEAD. */
     tag = "",
-    /** The full 40-character commit sha; dev and stage images are tagged with it (Example: --sha $CIRCLE_SHA1). */
+    /** The full 40-character commit sha; dev and stage images are tagged with it (Example: --sha $CIRCLE_SHA1); default: the checkout's HEAD. */
     sha = "",
     /** Force an environment (dev, stage, prod) instead of resolving it from the branch or tag. */
     env = "",
+    /** The project's git checkout: the commit, branch and tags are read from it when --sha, --branch or --tag is not given; default: the project's repository root. */
+    @argument({ defaultPath: CHECKOUT, ignore: CHECKOUT_IGNORE }) checkout?: Directory,
   ): Promise<string> {
-    return publishAppImage(source, { branch, tag, sha, env }, this.credentials());
+    const ref = await refFromCheckout(source, checkout, { branch, tag, sha, env }, { command: "publish-app-image" });
+    return publishAppImage(source, { ...ref.flags, env }, this.credentials());
   }
 
   // --- secrets ----------------------------------------------------------------------------------
@@ -336,8 +403,8 @@ export class Pipeline {
    */
   @func({ cache: "never" })
   async decryptEnv(
-    /** The application repository; default: the bundled example app. */
-    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The application repository; default: the project dagger call runs in. */
+    @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
     /** The environment whose config/<env>.env to decrypt: dev, stage or prod. */
     env: string,
   ): Promise<Secret> {
@@ -352,8 +419,8 @@ export class Pipeline {
    */
   @func({ cache: "never" })
   async encryptValue(
-    /** The application repository (its pipeline.json names the key); default: the bundled example app. */
-    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The application repository (its pipeline.json names the key); default: the project dagger call runs in. */
+    @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
     /** The environment whose key encrypts the value: dev, stage or prod. */
     env: string,
     /** The value to encrypt, as a secret (Example: env:MY_SECRET or file:./secret.txt). */
@@ -370,13 +437,13 @@ export class Pipeline {
    * plan and deploy run the same check first.
    *
    * Example: dagger call check-env
-   * Example: dagger call check-env --env prod --source .
+   * Example: dagger call check-env --env prod
    */
   @check()
   @func()
   async checkEnv(
-    /** The application repository; default: the bundled example app. */
-    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The application repository; default: the project dagger call runs in. */
+    @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
     /** Check only this environment's file (dev, stage, prod); default: all of them. */
     env = "",
   ): Promise<string> {
@@ -394,8 +461,8 @@ export class Pipeline {
    */
   @func({ cache: "never" })
   async serve(
-    /** The application repository; default: the bundled example app. */
-    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The application repository; default: the project dagger call runs in. */
+    @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
     /** The environment whose env file the app gets: dev, stage or prod (stage/prod need with-aws-credentials). */
     env = "dev",
     /** The process to run: server (HTTP on 8080), worker (sidekiq) or scheduler (clockwork). */
@@ -420,23 +487,26 @@ export class Pipeline {
    * on failure the error is that report, naming the infrastructure-live commit that landed and the
    * units applied, failed (with the tail of their output) and not reached. The role's temporary
    * credentials reach terragrunt only as secret variables. --dry-run prints plan's output and does
-   * nothing.
+   * nothing. Without --sha/--branch/--tag the commit and branch are the checkout's; a checkout with
+   * uncommitted changes is refused (they would ship under HEAD's sha) unless --allow-dirty. The
+   * report starts with the commit it deploys and where each value came from.
    *
    * Example: dagger call with-aws-credentials --access-key-id env:AWS_ACCESS_KEY_ID --secret-access-key env:AWS_SECRET_ACCESS_KEY with-git-credentials --ssh-key file:$HOME/.ssh/id_ed25519 deploy --env dev --branch da/develop --sha $CIRCLE_SHA1
    * Example: dagger call with-aws-web-identity --token env:CIRCLE_OIDC_TOKEN_V2 --role-arn arn:aws:iam::004671295794:role/ci with-git-credentials --token env:INFRA_LIVE_TOKEN deploy --tag release-v1.2.3 --sha $CIRCLE_SHA1
+   * Example: dagger call deploy --env dev
    * Example: dagger call deploy --env prod --tag release-v1.2.3 --sha $CIRCLE_SHA1 --dry-run
    */
   @func({ cache: "never" })
   async deploy(
-    /** The application repository; default: the bundled example app. */
-    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The application repository; default: the project dagger call runs in. */
+    @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
     /** The environment: dev, stage or prod (prod needs --tag release-<version>); default: resolved from --branch/--tag like plan. */
     env = "",
-    /** The branch being deployed, e.g. da/develop (Example: --branch $CIRCLE_BRANCH). Give a branch or a tag. */
+    /** The branch being deployed, e.g. da/develop (Example: --branch $CIRCLE_BRANCH). Give a branch or a tag; default: the checkout's branch. */
     branch = "",
-    /** The tag being deployed, e.g. release-v1.2.3 (Example: --tag $CIRCLE_TAG). */
+    /** The tag being deployed, e.g. release-v1.2.3 (Example: --tag $CIRCLE_TAG); default: on a detached HEAD, or with --env prod, a release tag at HEAD. */
     tag = "",
-    /** The full 40-character commit sha (Example: --sha $CIRCLE_SHA1). */
+    /** The full 40-character commit sha (Example: --sha $CIRCLE_SHA1); default: the checkout's HEAD. */
     sha = "",
     /** Print the plan (exactly dagger call plan's output) and do nothing; default false. */
     dryRun = false,
@@ -446,8 +516,14 @@ export class Pipeline {
     gitImage = "alpine/git:2.47.2",
     /** How terragrunt reaches the EKS cluster: update-kubeconfig (aws eks update-kubeconfig in the terragrunt image, which then needs the AWS CLI) or none; default update-kubeconfig. */
     clusterAccess = "update-kubeconfig",
+    /** Deploy even when the checkout has uncommitted changes (the image then holds the working tree, tagged with HEAD's commit); default false. */
+    allowDirty = false,
+    /** The project's git checkout: the commit, branch and tags are read from it when --sha, --branch or --tag is not given; default: the project's repository root. */
+    @argument({ defaultPath: CHECKOUT, ignore: CHECKOUT_IGNORE }) checkout?: Directory,
   ): Promise<string> {
-    return runDeploy(source, { env, branch, tag, sha, dryRun, format, gitImage, clusterAccess }, this.credentials());
+    const ref = await refFromCheckout(source, checkout, { branch, tag, sha, env }, { command: "deploy", uncommitted: dryRun || allowDirty ? "allow" : "refuse", gitImage });
+    const report = await runDeploy(source, { env, ...ref.flags, dryRun, format, gitImage, clusterAccess }, this.credentials());
+    return dryRun ? report : `deploying ${ref.description}\n${report}`;
   }
 
   /**
@@ -461,20 +537,26 @@ export class Pipeline {
    */
   @func({ cache: "never" })
   async featureDeploy(
-    /** The application repository; default: the bundled example app. */
-    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
-    /** The feature branch, feature/<name> with letters, digits and dashes (Example: --branch $CIRCLE_BRANCH). */
-    branch: string,
-    /** The full 40-character commit sha (Example: --sha $CIRCLE_SHA1). */
-    sha: string,
+    /** The application repository; default: the project dagger call runs in. */
+    @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The feature branch, feature/<name> with letters, digits and dashes (Example: --branch $CIRCLE_BRANCH); default: the checkout's branch. */
+    branch = "",
+    /** The full 40-character commit sha (Example: --sha $CIRCLE_SHA1); default: the checkout's HEAD. */
+    sha = "",
     /** Print the plan (exactly dagger call plan's output) and do nothing; default false. */
     dryRun = false,
     /** Image of the container that clones and pushes infrastructure-live; default alpine/git:2.47.2. */
     gitImage = "alpine/git:2.47.2",
     /** How terragrunt reaches the EKS cluster: update-kubeconfig or none; default update-kubeconfig. */
     clusterAccess = "update-kubeconfig",
+    /** Deploy even when the checkout has uncommitted changes; default false. */
+    allowDirty = false,
+    /** The project's git checkout: the commit, branch and tags are read from it when --sha, --branch or --tag is not given; default: the project's repository root. */
+    @argument({ defaultPath: CHECKOUT, ignore: CHECKOUT_IGNORE }) checkout?: Directory,
   ): Promise<string> {
-    return runDeploy(source, { env: "", branch, tag: "", sha, dryRun, format: "text", gitImage, clusterAccess }, this.credentials(), { requireFeature: true });
+    const ref = await refFromCheckout(source, checkout, { branch, tag: "", sha, env: "" }, { command: "feature-deploy", uncommitted: dryRun || allowDirty ? "allow" : "refuse", gitImage });
+    const report = await runDeploy(source, { env: "", ...ref.flags, tag: "", dryRun, format: "text", gitImage, clusterAccess }, this.credentials(), { requireFeature: true });
+    return dryRun ? report : `deploying ${ref.description}\n${report}`;
   }
 
   /**
@@ -485,19 +567,22 @@ export class Pipeline {
    * to destroy, nothing to commit).
    *
    * Example: dagger call with-aws-credentials --access-key-id env:AWS_ACCESS_KEY_ID --secret-access-key env:AWS_SECRET_ACCESS_KEY with-git-credentials --ssh-key file:$HOME/.ssh/id_ed25519 feature-teardown --name new-loan-flow
+   * Example: dagger call with-git-credentials --ssh-key env:INFRA_LIVE_SSH_KEY feature-teardown --branch "$DELETED_REF"
    */
   @func({ cache: "never" })
   async featureTeardown(
-    /** The application repository (its pipeline.json); default: the bundled example app. */
-    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The application repository (its pipeline.json); default: the project dagger call runs in. */
+    @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
     /** The feature name: the part after feature/ in the branch (Example: --name new-loan-flow). */
-    name: string,
+    name = "",
+    /** Instead of --name: the deleted branch as a webhook sends it, feature/<name> or refs/heads/feature/<name>; any other branch tears nothing down (Example: --branch "$DELETED_REF"). */
+    branch = "",
     /** Image of the container that clones and pushes infrastructure-live; default alpine/git:2.47.2. */
     gitImage = "alpine/git:2.47.2",
     /** How terragrunt reaches the EKS cluster: update-kubeconfig or none; default update-kubeconfig. */
     clusterAccess = "update-kubeconfig",
   ): Promise<string> {
-    return runFeatureTeardown(source, name, { gitImage, clusterAccess }, this.credentials());
+    return runFeatureTeardownOf(source, { name, branch }, { gitImage, clusterAccess }, this.credentials());
   }
 
   /**
@@ -511,8 +596,8 @@ export class Pipeline {
    */
   @func({ cache: "never" })
   async featureSweep(
-    /** The application repository (its pipeline.json); default: the bundled example app. */
-    @argument({ defaultPath: EXAMPLE_APP, ignore: SOURCE_IGNORE }) source: Directory,
+    /** The application repository (its pipeline.json); default: the project dagger call runs in. */
+    @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
     /** The branches that exist, separated by commas or newlines; git ls-remote --heads and git branch -r output are accepted. */
     liveBranches: string,
     /** Image of the container that clones and pushes infrastructure-live; default alpine/git:2.47.2. */

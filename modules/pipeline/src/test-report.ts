@@ -1,16 +1,16 @@
 /**
  * The result of `dagger call test`: the reports as a Directory, the summary, and a `check` that
  * fails with the summary. Kept apart from running the tests so a CI step can export the JUnit files
- * even when examples failed, then fail the build:
+ * even when examples failed, then fail the build from the exported files (the suite runs once):
  *   dagger call test --shards 8 report export --path test_results
- *   dagger call test --shards 8 check      (the same call again: answered from Dagger's cache)
+ *   dagger call check-tests --report test_results
  */
 import { Directory, func, object } from "@dagger.io/dagger";
 import { PipelineError } from "./lib/errors.js";
 
 @object()
 export class TestReport {
-  /** junit/merged.xml, junit/shard-<i>.xml, timings.json (knapsack format), summary.txt, plan.json. */
+  /** junit/merged.xml, junit/shard-<i>.xml, timings.json (knapsack format), timings/shard-<i>-of-<n>.json, summary.txt, outcome.json, plan.json. */
   @func() report: Directory;
   /** Per-shard predicted vs actual seconds, balance, failures with file:line. */
   @func() summary: string;
@@ -35,7 +35,7 @@ export class TestReport {
   check(): string {
     if (this.failures > 0 || this.brokenShards > 0) {
       throw new PipelineError("TESTS_FAILED", this.summary, {
-        hint: "export the reports with `dagger call test ... report export --path test_results` and read junit/merged.xml",
+        hint: "read junit/merged.xml of the exported report (dagger call test ... report export --path test_results)",
       });
     }
     return this.summary;

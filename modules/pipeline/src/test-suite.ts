@@ -14,6 +14,8 @@ import { planBaseImageBuild } from "./lib/image-build.js";
 import type { PipelineConfig } from "./lib/config.js";
 import { PipelineError } from "./lib/errors.js";
 import { formatShardScript } from "./lib/shard-script.js";
+import { formatNodeTimings } from "./lib/node-timings.js";
+import { formatTestOutcome, TEST_OUTCOME_FILE } from "./lib/test-outcome.js";
 import { planTestRun, summariseTestRun, type ShardOutcome, type TestRunPlan } from "./lib/test-run.js";
 import { readConfig, readDependencyFiles } from "./source.js";
 import { TestReport } from "./test-report.js";
@@ -26,7 +28,7 @@ export interface TestOptions {
 }
 
 const OUT = "/pipeline/out";
-const SOURCE_EXCLUDE = ["tmp", "log", "node_modules", ".git", "test_results"];
+const SOURCE_EXCLUDE = ["tmp", "log", "node_modules", ".git", "test_results", ".pipeline"];
 
 /**
  * The dev-variant base image with the app's gems (the very build `base-image` makes, so one session
@@ -55,6 +57,10 @@ async function readTestInputs(source: Directory, config: PipelineConfig, timings
   if (timings) {
     timingsText = await timings.contents();
     timingsSource = `--timings ${await timings.name()}`;
+  } else if (await source.exists(config.test.timingsCacheFile)) {
+    // The previous run's merged timings, where CI restored its cache (merge-timings wrote it).
+    timingsText = await source.file(config.test.timingsCacheFile).contents();
+    timingsSource = config.test.timingsCacheFile;
   } else if (await source.exists(config.test.timingsFile)) {
     timingsText = await source.file(config.test.timingsFile).contents();
     timingsSource = config.test.timingsFile;
@@ -78,8 +84,10 @@ export async function runTests(source: Directory, opts: TestOptions, credentials
     .withNewFile("junit/merged.xml", summary.mergedJUnit)
     .withNewFile("timings.json", summary.timingsJson)
     .withNewFile("summary.txt", summary.text)
-    .withNewFile("plan.json", JSON.stringify(plan.shardPlan, null, 2) + "\n");
+    .withNewFile("plan.json", JSON.stringify(plan.shardPlan, null, 2) + "\n")
+    .withNewFile(TEST_OUTCOME_FILE, formatTestOutcome(summary));
   for (const o of outcomes) report = report.withNewFile(`junit/shard-${o.index}.xml`, o.junit);
+  for (const node of formatNodeTimings(plan.shardPlan, outcomes)) report = report.withNewFile(node.path, node.text);
   console.log(summary.text);
   return new TestReport(report, summary.text, summary.failures, summary.brokenShards);
 }

@@ -99,6 +99,8 @@ export const configSchema = z.strictObject({
     setupCommands: z.array(command),
     /** Committed timings used when no --timings file is passed. */
     timingsFile: relPath,
+    /** The previous run's merged timings, where CI restores its cache (absent on a first run); read before timingsFile. */
+    timingsCacheFile: relPath,
     lintCommand: command,
   }),
   environments: z.strictObject({ dev: environmentSchema, stage: environmentSchema, prod: environmentSchema }),
@@ -171,6 +173,7 @@ export const DEFAULT_CONFIG: PipelineConfig = {
     specGlob: "spec/**/*_spec.rb",
     setupCommands: [["bundle", "exec", "rake", "db:create", "db:schema:load"]],
     timingsFile: "spec/timings.json",
+    timingsCacheFile: ".pipeline/timings.json",
     lintCommand: ["bundle", "exec", "rubocop", "--no-parallel"],
   },
   environments: {

@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   TERRAGRUNT_FAILED: "terragrunt failed on a unit",
   BUILD_FAILED: "an image build failed",
   PUSH_FAILED: "an image push failed",
+  CHECKOUT_DIRTY: "the checkout has uncommitted changes and the command deploys it",
+  CHECKOUT_UNREADABLE: "the commit or branch was not given and cannot be read from the project's git checkout",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -3,6 +3,7 @@
  * Pure; the rules come from the config (`refs`), whose defaults are the seed's:
  * da/develop -> dev, da/stage -> stage, release-<version> tag -> prod, feature/<name> -> feature-<name>.
  */
+import { formatChanges, type CheckoutChange, type CheckoutState } from "./checkout.js";
 import { PipelineError } from "./errors.js";
 import type { EnvironmentName, PipelineConfig } from "./config.js";
 
@@ -158,4 +159,152 @@ function describeRules(config: PipelineConfig): string {
   return config.refs
     .map((r) => (r.match === "branch" ? `branch ${r.name}` : r.match === "tag" ? `tag ${r.prefix}*` : `branch ${r.prefix}<name>`))
     .join(", ");
+}
+
+// --- the ref of a run: flags first, then the project's checkout -------------------------------
+
+/** The ref flags of a command as typed: empty strings for flags not given. */
+export interface RefFlags {
+  branch: string;
+  tag: string;
+  sha: string;
+}
+
+export interface RunRefInput {
+  flags: RefFlags;
+  /** `--env` as typed ("" when not given): a tag-deployed environment (prod) prefers a release tag at HEAD. */
+  env: string;
+  /** What the checkout holds; undefined when it was not read (every flag needed was given). */
+  checkout?: CheckoutState;
+  config: PipelineConfig;
+  /** Whether the command needs a commit sha (plan, images, deploy) or only a branch or tag (base-image). */
+  needSha: boolean;
+  /** Whether the command needs a branch or a tag (false: base-image --env dev chooses without one). */
+  needRef: boolean;
+}
+
+export interface RunRef {
+  /** Flags completed from the checkout, for the planners (which still validate them). */
+  flags: RefFlags;
+  /** Which values came from the checkout (empty when everything was given). */
+  fromCheckout: Array<"sha" | "branch" | "tag">;
+  /** Uncommitted changes of the checkout (empty when it was not read or is clean). */
+  uncommitted: CheckoutChange[];
+  /** One line for the log: what runs, and where each value came from. */
+  description: string;
+}
+
+/** Whether the checkout must be read: a needed value is missing (the dirty check asks on its own). */
+export function needsCheckout(input: Pick<RunRefInput, "flags" | "needSha" | "needRef">): boolean {
+  const { flags } = input;
+  return (input.needSha && !flags.sha.trim()) || (input.needRef && !flags.branch.trim() && !flags.tag.trim());
+}
+
+/**
+ * Complete the ref flags from the checkout: `--sha` defaults to HEAD's commit; `--branch`/`--tag`
+ * default to the checked-out branch, or on a detached HEAD to a tag at HEAD (one matching a deploy
+ * rule first). With `--env` of a tag-deployed environment (prod: `release-<version>`), a matching
+ * tag at HEAD wins over the branch. Flags given always win. Pure: the checkout was read before.
+ */
+export function resolveRunRef(input: RunRefInput): RunRef {
+  const given = { branch: input.flags.branch.trim(), tag: input.flags.tag.trim(), sha: input.flags.sha.trim() };
+  const checkout = input.checkout;
+  const git = checkout?.kind === "git" ? checkout : undefined;
+  const unreadable = () =>
+    checkout === undefined ? "the project's checkout was not read" : checkout.kind === "none" ? checkout.reason : "HEAD has no commit yet";
+  const fromCheckout: RunRef["fromCheckout"] = [];
+
+  let sha = given.sha;
+  if (!sha && input.needSha) {
+    if (!git?.sha) {
+      throw new PipelineError("CHECKOUT_UNREADABLE", `--sha was not given and ${unreadable()}`, {
+        hint: "run dagger call in the project's git checkout (with at least one commit), or pass --sha <40-character sha> with --branch or --tag",
+      });
+    }
+    sha = git.sha;
+    fromCheckout.push("sha");
+  }
+
+  let { branch, tag } = given;
+  if (!branch && !tag && input.needRef) {
+    if (!git) {
+      throw new PipelineError("CHECKOUT_UNREADABLE", `neither --branch nor --tag was given and ${unreadable()}`, {
+        hint: "run dagger call in the project's git checkout, or pass --branch <name> or --tag <name>",
+      });
+    }
+    const chosen = chooseCheckoutRef(git, input.env, input.config);
+    if (!chosen) {
+      throw new PipelineError("CHECKOUT_UNREADABLE", `HEAD is detached${git.sha ? ` at ${git.sha.slice(0, 12)}` : ""} and no tag points at it, so there is no branch or tag to build`, {
+        hint: "check out a branch (git switch <branch>), tag the commit, or pass --branch <name> or --tag <name>",
+      });
+    }
+    if (chosen.kind === "branch") branch = chosen.name;
+    else tag = chosen.name;
+    fromCheckout.push(chosen.kind);
+  }
+
+  const uncommitted = git?.changes ?? [];
+  return { flags: { branch, tag, sha }, fromCheckout, uncommitted, description: describeRunRef({ branch, tag, sha }, fromCheckout, git) };
+}
+
+function chooseCheckoutRef(git: Extract<CheckoutState, { kind: "git" }>, env: string, config: PipelineConfig): { kind: "branch" | "tag"; name: string } | undefined {
+  const tagPrefixes = config.refs.flatMap((r) => (r.match === "tag" && (!env || r.environment === env) ? [r.prefix] : []));
+  const newestFirst = [...git.tags].sort((a, b) => b.localeCompare(a, "en", { numeric: true }));
+  const releaseTag = newestFirst.find((t) => tagPrefixes.some((p) => t.startsWith(p)));
+  // `--env prod` deploys a release: a release tag at HEAD is what it needs, even on a branch.
+  if (env && releaseTag) return { kind: "tag", name: releaseTag };
+  if (git.branch) return { kind: "branch", name: git.branch };
+  const tag = releaseTag ?? newestFirst[0];
+  return tag ? { kind: "tag", name: tag } : undefined;
+}
+
+function describeRunRef(flags: RefFlags, fromCheckout: RunRef["fromCheckout"], git?: Extract<CheckoutState, { kind: "git" }>): string {
+  const ref = flags.branch ? `branch ${flags.branch}` : flags.tag ? `tag ${flags.tag}` : "";
+  const subject = [flags.sha ? `commit ${flags.sha}` : "", ref].filter(Boolean).join(", ");
+  const origin = fromCheckout.length ? `${fromCheckout.join(" and ")} read from the checkout` : "as given";
+  const notes: string[] = [];
+  if (git?.sha && flags.sha && git.sha !== flags.sha) notes.push(`the checkout's HEAD is ${git.sha.slice(0, 12)}`);
+  if (git) notes.push(git.changes.length ? `${git.changes.length} uncommitted change(s): ${formatChanges(git.changes, 5)}` : "no uncommitted changes");
+  return `${subject || "no ref"} (${[origin, ...notes].join("; ")})`;
+}
+
+/** Refuse to deploy a working tree that is not its commit: the image would not match the sha it is tagged with. */
+export function refuseUncommitted(ref: RunRef, command: string): void {
+  if (ref.uncommitted.length === 0) return;
+  throw new PipelineError("CHECKOUT_DIRTY", `${command} would deploy uncommitted changes as commit ${ref.flags.sha.slice(0, 12)}: ${formatChanges(ref.uncommitted)}`, {
+    hint: `commit or stash them (git stash --include-untracked) and run it again, or pass --allow-dirty to deploy the working tree as it is`,
+  });
+}
+
+/**
+ * The feature name of a deleted branch as webhooks send it (`feature/<name>` or
+ * `refs/heads/feature/<name>`), or undefined for any other branch (nothing to tear down).
+ */
+export function featureNameOfBranch(branch: string, config: PipelineConfig): string | undefined {
+  const name = branch.trim().replace(/^refs\/heads\//, "");
+  for (const rule of config.refs) {
+    if (rule.match === "feature" && name.startsWith(rule.prefix)) {
+      return parseFeatureName(name.slice(rule.prefix.length), `deleted branch ${JSON.stringify(branch)}: name`);
+    }
+  }
+  return undefined;
+}
+
+/** Which feature environment `feature-teardown` tears down: `--name`, or the feature of `--branch` (a deleted ref). */
+export function resolveTeardownTarget(input: { name: string; branch: string }, config: PipelineConfig): { name: string } | { skip: string } {
+  const name = input.name.trim();
+  const branch = input.branch.trim();
+  if (name && branch) {
+    throw new PipelineError("ARGUMENT_INVALID", `both --name ${name} and --branch ${branch} were given`, {
+      hint: "pass --name <feature name>, or --branch with the deleted branch (feature/<name>)",
+    });
+  }
+  if (name) return { name: parseFeatureName(name, "--name") };
+  if (!branch) {
+    throw new PipelineError("ARGUMENT_INVALID", "neither --name nor --branch was given", {
+      hint: "pass --name <feature name>, or --branch with the deleted branch (e.g. --branch \"$DELETED_REF\")",
+    });
+  }
+  const feature = featureNameOfBranch(branch, config);
+  return feature ? { name: feature } : { skip: `deleted branch ${JSON.stringify(branch)} is not a feature branch: nothing to tear down` };
 }
