@@ -22,7 +22,7 @@ import {
 import { parseGitRef, resolveEnvironment } from "../../modules/pipeline/src/lib/refs.js";
 import { gitAuthConfig } from "../../modules/pipeline/src/infra/git-auth.js";
 import { createLocalWorkspace, type LocalWorkspaceOptions } from "../../modules/pipeline/src/infra/local-workspace.js";
-import { applyInfraWriteBack, defaultBackoffMs, formatWriteBackReport, isRaceRejection, type WriteBackOptions } from "../../modules/pipeline/src/infra/write-back.js";
+import { applyInfraWriteBack, defaultBackoffMs, formatWriteBackReport, isRaceRejection, isUpToDate, type WriteBackOptions } from "../../modules/pipeline/src/infra/write-back.js";
 import type { Workspace } from "../../modules/pipeline/src/infra/workspace.js";
 import { jsonDiffPaths, parseHcl } from "../support/hcl-parse.js";
 
@@ -118,6 +118,33 @@ function pushBarrier(n: number): (ws: Workspace) => Workspace {
           await all;
         }
         return ws.run(cmd, opts);
+      },
+      readFile: (p) => ws.readFile(p),
+      writeFile: (p, t) => ws.writeFile(p, t),
+      removeTree: (p) => ws.removeTree(p),
+    };
+  };
+}
+
+/**
+ * Wrap `n` workspaces so that their first `git push` waits until all `n` reached it, then runs one at a
+ * time, each after the previous one finished: later pushes see the remote the earlier ones left.
+ */
+function pushesInTurn(n: number): (ws: Workspace) => Workspace {
+  let arrived = 0;
+  let release!: () => void;
+  const all = new Promise<void>((r) => (release = r));
+  let turn = all;
+  return (ws) => {
+    let first = true;
+    return {
+      run: async (cmd, opts) => {
+        if (!(first && cmd.includes("push"))) return ws.run(cmd, opts);
+        first = false;
+        if (++arrived === n) release();
+        const mine = turn.then(() => ws.run(cmd, opts));
+        turn = mine.then(() => undefined);
+        return mine;
       },
       readFile: (p) => ws.readFile(p),
       writeFile: (p, t) => ws.writeFile(p, t),
@@ -325,6 +352,28 @@ describe("racing deploys", () => {
     // A later write-back with the same value was never in a race: no setter to name.
     const again = await writeBack(plan);
     expect(again).toMatchObject({ committed: false, alreadySetBy: null });
+  });
+
+  it("writers that make the very same commit (same second): one pushes it, the others report it as already set", async () => {
+    const before = remoteHead();
+    const barrier = pushesInTurn(3);
+    // The same tree, parent, author, message and date give the same commit sha in every workspace.
+    const sameSecond = (ws: Workspace): Workspace => ({
+      ...ws,
+      run: (cmd, opts) => ws.run(cmd, cmd.includes("commit") ? { env: { ...opts?.env, GIT_AUTHOR_DATE: "2024-05-01T12:00:00Z", GIT_COMMITTER_DATE: "2024-05-01T12:00:00Z" } } : opts),
+      readFile: (p) => ws.readFile(p),
+      writeFile: (p, t) => ws.writeFile(p, t),
+      removeTree: (p) => ws.removeTree(p),
+    });
+    const plan = envPlan("prod", "v8.8.8");
+    const reports = await Promise.all(Array.from({ length: 3 }, async () => writeBack(plan, {}, barrier(sameSecond(await workspace())))));
+    expect(git(BARE, "rev-list", "--count", `${before}..main`)).toBe("1");
+    const sha = remoteHead();
+    expect(reports.filter((r) => r.committed).map((r) => r.commitSha)).toEqual([sha]);
+    for (const r of reports.filter((x) => !x.committed)) {
+      expect(r).toMatchObject({ alreadySetBy: { sha, subject: plan.commitMessage }, attempts: 1, changes: [] });
+      expect(formatWriteBackReport(r)).toContain(`already set by ${sha.slice(0, 12)}`);
+    }
   });
 
   it("gives up with GIT_PUSH_CONFLICT after the configured attempts, having pushed nothing of its own", async () => {
@@ -551,5 +600,13 @@ describe("push rejection classification", () => {
     { name: "sha containing 401 in a race", stderr: "To x\n ! [rejected]        a401b -> main (fetch first)", race: true },
   ])("$name -> retry: $race", ({ stderr, race }) => {
     expect(isRaceRejection({ exitCode: 1, stdout: "", stderr })).toBe(race);
+  });
+
+  it.each([
+    { name: "already at our commit", stdout: "To /o.git\n=\tHEAD:refs/heads/main\t[up to date]\nDone\n", upToDate: true },
+    { name: "fast-forwarded", stdout: "To /o.git\n \tHEAD:refs/heads/main\tabc..def\nDone\n", upToDate: false },
+    { name: "another branch up to date", stdout: "To /o.git\n=\tHEAD:refs/heads/main-2\t[up to date]\nDone\n", upToDate: false },
+  ])("push porcelain $name -> up to date: $upToDate", ({ stdout, upToDate }) => {
+    expect(isUpToDate({ exitCode: 0, stdout, stderr: "" }, "main")).toBe(upToDate);
   });
 });

@@ -144,6 +144,13 @@ export async function applyInfraWriteBack(ws: Workspace, plan: InfraChangePlan, 
     const commitSha = (await git.must(["rev-parse", "HEAD"], { what: "read the new commit" })).stdout.trim();
 
     const push = await git.run([...auth.args, "push", "--porcelain", "origin", `HEAD:refs/heads/${plan.branch}`], { env: auth.env });
+    if (push.exitCode === 0 && isUpToDate(push, plan.branch)) {
+      // Another writer made the very same commit (same tree, parent, author, message and second) and
+      // pushed it first: our push changed nothing.
+      const alreadySetBy = { sha: commitSha, subject: plan.commitMessage };
+      log(`nothing left to push to ${remote}: already set by ${commitSha.slice(0, 12)} "${plan.commitMessage}"`);
+      return { repoUrl: remote, branch: plan.branch, message: plan.commitMessage, committed: false, commitSha: null, baseSha, attempts: attempt, changes: [], unchanged, alreadySetBy };
+    }
     if (push.exitCode === 0) {
       log(`pushed ${commitSha.slice(0, 12)} to ${remote} ${plan.branch}: ${plan.commitMessage}`);
       return { repoUrl: remote, branch: plan.branch, message: plan.commitMessage, committed: true, commitSha, baseSha, attempts: attempt, changes, unchanged, alreadySetBy: null };
@@ -176,6 +183,11 @@ export function formatWriteBackReport(report: WriteBackReport): string {
   });
   if (report.unchanged.length > 0) lines.push(`  unchanged: ${report.unchanged.join(", ")}`);
   return [head, ...lines].join("\n");
+}
+
+/** `git push --porcelain` said the branch was already at our commit (flag `=`, "[up to date]"). */
+export function isUpToDate(push: RunResult, branch: string): boolean {
+  return push.stdout.split("\n").some((line) => line.startsWith("=\t") && line.includes(`:refs/heads/${branch}\t`));
 }
 
 /** A push rejected because the remote moved (retry) as opposed to auth, hooks or protection (fail). */
