@@ -1,7 +1,7 @@
 /**
  * The deploy flow end to end on this machine: REAL git (a local bare infrastructure-live), the
  * real write-back, the real terragrunt loop through `LocalTerragrunt`, and STS mocked with
- * aws-sdk-client-mock (the only mock; the credentials go through helper code in aws/credentials.ts).
+ * aws-sdk-client-mock (the only mock; the credentials go through helper code in aws/credential-provider.ts).
  *
  * terragrunt (and terraform) cannot be installed here: no package source on this machine ships them
  * and their release hosts are unreachable. So a FAKE `terragrunt` on PATH records its arguments,

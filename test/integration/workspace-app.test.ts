@@ -82,8 +82,9 @@ describe("the introspected top level offers the mission's commands with no -m an
       for (const [argName, a] of Object.entries(f.arguments)) {
         if (a.type.kind !== "OBJECT_KIND" || a.type.name !== "Directory") continue;
         // A Directory argument without a default path would have to be typed (--source .): only
-        // check-tests --report and merge-timings --nodes, which name CI folders, are like that.
-        if (!a.defaultPath) expect(`${name} --${argName}`).toMatch(/^(checkTests --report|mergeTimings --nodes)$/);
+        // check-tests --report and merge-timings --nodes, which name CI folders, and test --previous,
+        // the earlier report read only with --only-failures, are like that.
+        if (!a.defaultPath) expect(`${name} --${argName}`).toMatch(/^(checkTests --report|mergeTimings --nodes|test --previous)$/);
         else expect(a.defaultPath, `${name} --${argName}`).toMatch(/^(\.|\/)$/);
       }
     }

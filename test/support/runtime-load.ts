@@ -58,7 +58,7 @@ export interface RuntimeLoadResult {
  * Load every file of `<moduleDir>/src` with the SDK's `load()` in a fresh tsx process using the
  * module's own tsconfig, as the runtime does. The process is left to end by itself.
  */
-export async function loadLikeRuntime(moduleDir: string, timeoutMs = 60_000): Promise<RuntimeLoadResult> {
+export async function loadLikeRuntime(moduleDir: string, timeoutMs = 45_000): Promise<RuntimeLoadResult> {
   const files = listModuleFilesLikeRuntime(path.join(moduleDir, "src"));
   const tmp = await mkdtemp(path.join(os.tmpdir(), "runtime-load-"));
   const script = path.join(tmp, "load.mjs");

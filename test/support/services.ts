@@ -8,6 +8,12 @@
  * - `initdb` runs once per machine into a cached template directory; each instance copies it with
  *   `cp -a` (much faster than one initdb per instance).
  * - Durability is off (fsync, synchronous_commit, full_page_writes): these are throwaway test servers.
+ * - A server is ready only when the one answering on its port proves it is this instance: postgres
+ *   reports the instance's own `cluster_name` marker, redis its own `dir`. A port picked by
+ *   freePort() can be taken by another process before the server binds it; the old probe
+ *   (`pg_isready`, `PING`) then accepted the other process's server, and two shards shared one
+ *   database. Now a bind failure (or a stranger answering) is a `ServiceBindError`, retried on
+ *   another port, and reported as such when every attempt hit one.
  *
  * Example:
  *   const pg = await startPostgres({ database: "blinker_test" });
@@ -17,7 +23,7 @@
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rename, rm, stat, statfs, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, realpath, rename, rm, stat, statfs, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -40,6 +46,17 @@ export interface PostgresService extends RunningService {
   adminUrl: string;
 }
 
+/** The server could not bind its port (another process holds it): says so instead of timing out. */
+export class ServiceBindError extends Error {
+  constructor(what: string, port: number, detail: string) {
+    super(`${what} could not bind 127.0.0.1:${port}: ${detail}`);
+    this.name = "ServiceBindError";
+  }
+}
+
+/** Where a server listens: a port from freePort() unless a test forces one (to provoke a collision). */
+export type PortChooser = () => Promise<number>;
+
 export interface StartPostgresOptions {
   /** Database named in `url` (default `blinker_test`). */
   database?: string;
@@ -47,11 +64,19 @@ export interface StartPostgresOptions {
   createDatabase?: boolean;
   /** Readiness timeout in ms (default 30 s). */
   timeoutMs?: number;
+  /** Chooses each attempt's port (default freePort). */
+  choosePort?: PortChooser;
+  /** Attempts on fresh ports after a bind failure (default 5). */
+  attempts?: number;
 }
 
 export interface StartRedisOptions {
   /** Readiness timeout in ms (default 15 s). */
   timeoutMs?: number;
+  /** Chooses each attempt's port (default freePort). */
+  choosePort?: PortChooser;
+  /** Attempts on fresh ports after a bind failure (default 5). */
+  attempts?: number;
 }
 
 const PG_BIN_CANDIDATES = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"];
@@ -112,8 +137,23 @@ async function chownTree(dir: string, who: RunAs): Promise<void> {
   await run("chown", ["-R", `${who.uid}:${who.gid}`, dir]);
 }
 
-/** A port the kernel just handed out on loopback; a race with another process is handled by retrying. */
-export function freePort(): Promise<number> {
+/** Ports this process's servers hold or are about to bind: freePort() never hands one out twice. */
+const reserved = new Set<number>();
+
+/**
+ * A port the kernel just handed out on loopback and that no server of this process holds. Another
+ * process may still take it before our server binds it: the identity probe and the bind-failure
+ * retry in startPostgres/startRedis handle that.
+ */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = await kernelPort();
+    if (!reserved.has(port)) return port;
+  }
+  return kernelPort();
+}
+
+function kernelPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -128,25 +168,44 @@ export function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `probe` until it resolves true; fails early when the server process has exited. */
+/** What answered on the port: this instance, another server, or nothing (yet). */
+export type ProbeAnswer = "mine" | "stranger" | "none";
+
+const BIND_FAILURE = /could not bind|could not create any TCP\/IP sockets|Address already in use|bind: /i;
+
+/**
+ * Polls `probe` until this instance answers. Fails early when the server process exited, and with
+ * a ServiceBindError when it exited over its port or a stranger answered on it.
+ */
 async function waitUntil(
   what: string,
+  port: number,
   child: ChildProcess,
   output: () => string,
-  probe: () => Promise<boolean>,
+  probe: () => Promise<ProbeAnswer>,
   timeoutMs: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let delay = 25;
   while (Date.now() < deadline) {
+    const answer = await probe().catch((): ProbeAnswer => "none");
+    // Checked after the probe: a server that died over its port must not pass for ready.
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${output()}`);
+      await new Promise((r) => setImmediate(r)); // let the last output chunks arrive
+      const text = output();
+      if (BIND_FAILURE.test(text)) throw new ServiceBindError(what, port, lastMatchingLine(text));
+      throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${text}`);
     }
-    if (await probe().catch(() => false)) return;
+    if (answer === "mine") return;
+    if (answer === "stranger") throw new ServiceBindError(what, port, "another server answers on this port");
     await sleep(delay);
     delay = Math.min(delay * 2, 200);
   }
   throw new Error(`${what} was not ready after ${timeoutMs} ms:\n${output()}`);
+}
+
+function lastMatchingLine(text: string): string {
+  return text.split("\n").filter((l) => BIND_FAILURE.test(l)).pop()?.trim() ?? "address already in use";
 }
 
 function captureOutput(child: ChildProcess): () => string {
@@ -314,30 +373,58 @@ function sweepOrphans(): Promise<void> {
   return swept;
 }
 
-async function pgIsReady(port: number): Promise<boolean> {
+/** Asks the server on `port` for its cluster_name: this instance's marker means it is ours. */
+async function pgIdentity(port: number, marker: string): Promise<ProbeAnswer> {
   try {
-    await run(path.join(pgBinDir(), "pg_isready"), ["-q", "-h", HOST, "-p", String(port), "-t", "1"]);
-    return true;
-  } catch {
-    return false;
+    const { stdout } = await run(path.join(pgBinDir(), "psql"), ["-X", "-A", "-t", "-h", HOST, "-p", String(port), "-U", "postgres", "-d", "postgres", "-c", "SHOW cluster_name"], {
+      env: { ...process.env, PGCONNECT_TIMEOUT: "1" },
+    });
+    return stdout.trim() === marker ? "mine" : "stranger";
+  } catch (error) {
+    // Starting up, or nothing listening yet; a server that refuses us outright is not ours either.
+    return /password authentication|role .* does not exist|no pg_hba/i.test(String((error as { stderr?: string }).stderr)) ? "stranger" : "none";
   }
 }
 
-/** Starts a fresh postgres server; returns its URL once `pg_isready` succeeds. */
+/** A random marker naming one server instance, for the identity probes. */
+function instanceMarker(kind: string): string {
+  return `${kind}_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+}
+
+/**
+ * Tries `start` on fresh ports while it fails with a ServiceBindError; the last error is thrown
+ * (a ServiceBindError naming the port when every attempt hit one).
+ */
+async function onFreshPorts<T>(attempts: number, choosePort: PortChooser, start: (port: number) => Promise<T>): Promise<T> {
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const port = await choosePort();
+    reserved.add(port);
+    try {
+      return await start(port);
+    } catch (error) {
+      reserved.delete(port);
+      lastError = error;
+      if (!(error instanceof ServiceBindError)) break;
+    }
+  }
+  throw lastError;
+}
+
+/** Starts a fresh postgres server; returns its URL once it answers with its own identity. */
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresService> {
   const database = options.database ?? "blinker_test";
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new Error(`invalid database name: ${database}`);
   const [who, template] = await Promise.all([postgresUser(), postgresTemplate(), sweepOrphans()]);
   const bin = pgBinDir();
 
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= 3; attempt++) {
+  return onFreshPorts(options.attempts ?? 5, options.choosePort ?? freePort, async (port) => {
     const dir = await mkdtemp(path.join(await baseDir(), "pg-"));
     const dataDir = path.join(dir, "data");
     await claim(dir);
     await chownTree(dir, who);
     await run("cp", ["-a", template, dataDir]);
-    const port = await freePort();
+    const marker = instanceMarker("pg");
     const child = spawnServer(
       path.join(bin, "postgres"),
       [
@@ -345,6 +432,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
         "-p", String(port),
         "-k", dir, // unix socket in our own dir: no clash with a system server's /var/run/postgresql
         "-c", `listen_addresses=${HOST}`,
+        "-c", `cluster_name=${marker}`, // what the identity probe asks for
         "-c", "fsync=off",
         "-c", "synchronous_commit=off",
         "-c", "full_page_writes=off",
@@ -358,41 +446,40 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     track(child, "SIGQUIT");
     const output = captureOutput(child);
     // SIGINT = postgres "fast" shutdown: rolls back sessions, exits in well under a second.
-    const stop = stopper(child, "SIGINT", dir);
+    const stopServer = stopper(child, "SIGINT", dir);
+    const stop = () => stopServer().finally(() => reserved.delete(port));
     try {
-      await waitUntil(`postgres on port ${port}`, child, output, () => pgIsReady(port), options.timeoutMs ?? 30_000);
+      await waitUntil(`postgres on port ${port}`, port, child, output, () => pgIdentity(port, marker), options.timeoutMs ?? 30_000);
       const adminUrl = `postgres://postgres@${HOST}:${port}/postgres`;
       if (options.createDatabase) {
         await run(path.join(bin, "createdb"), ["-h", HOST, "-p", String(port), "-U", "postgres", database]);
       }
       return { url: `postgres://postgres@${HOST}:${port}/${database}`, adminUrl, port, database, stop };
     } catch (error) {
-      lastError = error;
-      await stop();
-      // A port taken between freePort() and bind: try another one.
-      if (!/could not (create|bind)|Address already in use/i.test(String(error))) break;
+      await stopServer();
+      throw error;
     }
-  }
-  throw lastError;
+  });
 }
 
-async function redisPing(port: number): Promise<boolean> {
+/** Asks the redis on `port` for its `dir`: this instance's own directory means it is ours. */
+async function redisIdentity(port: number, dir: string): Promise<ProbeAnswer> {
   try {
-    const { stdout } = await run("redis-cli", ["-h", HOST, "-p", String(port), "ping"]);
-    return stdout.trim() === "PONG";
+    const { stdout } = await run("redis-cli", ["-h", HOST, "-p", String(port), "CONFIG", "GET", "dir"], { timeout: 2000 });
+    const lines = stdout.trim().split("\n");
+    if (lines[0] !== "dir") return /LOADING|Connection refused/i.test(stdout) ? "none" : "stranger";
+    return lines[1] === dir ? "mine" : "stranger";
   } catch {
-    return false;
+    return "none";
   }
 }
 
-/** Starts a fresh redis server (no persistence); returns its URL once `redis-cli ping` answers PONG. */
+/** Starts a fresh redis server (no persistence); returns its URL once it answers with its own identity. */
 export async function startRedis(options: StartRedisOptions = {}): Promise<RunningService> {
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    await sweepOrphans();
-    const dir = await mkdtemp(path.join(await baseDir(), "redis-"));
+  await sweepOrphans();
+  return onFreshPorts(options.attempts ?? 5, options.choosePort ?? freePort, async (port) => {
+    const dir = await realpath(await mkdtemp(path.join(await baseDir(), "redis-")));
     await claim(dir);
-    const port = await freePort();
     const child = spawnServer(
       "redis-server",
       ["--port", String(port), "--bind", HOST, "--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no",
@@ -402,15 +489,14 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Runni
     );
     track(child, "SIGKILL");
     const output = captureOutput(child);
-    const stop = stopper(child, "SIGTERM", dir);
+    const stopServer = stopper(child, "SIGTERM", dir);
+    const stop = () => stopServer().finally(() => reserved.delete(port));
     try {
-      await waitUntil(`redis on port ${port}`, child, output, () => redisPing(port), options.timeoutMs ?? 15_000);
+      await waitUntil(`redis on port ${port}`, port, child, output, () => redisIdentity(port, dir), options.timeoutMs ?? 15_000);
       return { url: `redis://${HOST}:${port}/0`, port, stop };
     } catch (error) {
-      lastError = error;
-      await stop();
-      if (!/Address already in use|bind/i.test(String(error))) break;
+      await stopServer();
+      throw error;
     }
-  }
-  throw lastError;
+  });
 }

@@ -36,6 +36,7 @@ interface PlanJson {
   makespanSeconds: number;
   ratio: number;
   warnings: string[];
+  coverage?: unknown;
 }
 
 let app: string;
@@ -69,6 +70,16 @@ describe("npm run shards (real subprocess)", () => {
     expect(plan.makespanSeconds / plan.lowerBoundSeconds).toBeLessThanOrEqual(1.02);
     // without --source the units are exactly the entries of the timings file
     expect(plan.shards.flatMap((s) => s.units).sort()).toEqual(knapsackKeys);
+    expect(plan.coverage).toMatchObject({ source: KNAPSACK, format: "knapsack", files: { total: knapsackKeys.length, measured: knapsackKeys.length } });
+    expect(plan.coverage).not.toHaveProperty("fallback");
+  });
+
+  it("says loudly, on stderr and in the plan, when the split has no measured timings", async () => {
+    const run = await cli("--source", "test/fixtures/rails-api", "--shards", "4", "--format", "text");
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/^WARNING: no measured timings: all \d+ files are estimated from equal times/m);
+    expect(run.stdout).toMatch(/^timings: 0 of \d+ files measured \(0%\)/m);
+    expect(run.stdout).toMatch(/^WARNING: no measured timings/m);
   });
 
   it("prints one shard as rspec arguments (text) and as JSON, the same units as in the full plan", async () => {

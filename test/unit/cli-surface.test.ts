@@ -75,8 +75,8 @@ describe("dagger call surface", () => {
       withRegistryAuth: ["username", "password"],
       withGitCredentials: ["sshKey", "token", "sshKeyBase64"],
       plan: ["branch", "tag", "sha", "env", "format", "checkRegistry", "checkout"],
-      test: ["shards", "shardIndex", "timings"],
-      checkTests: ["report"],
+      test: ["shards", "shardIndex", "timings", "retries", "onlyFailures", "previous", "strategy"],
+      checkTests: ["report", "failOnFlaky"],
       mergeTimings: ["nodes"],
       lint: [],
       baseImage: ["branch", "tag", "sha", "env", "checkout"],
@@ -97,6 +97,10 @@ describe("dagger call surface", () => {
     ["test", "shards", "INTEGER_KIND", 8, false],
     ["test", "shardIndex", "INTEGER_KIND", undefined, true],
     ["test", "timings", "OBJECT_KIND", undefined, true],
+    ["test", "retries", "INTEGER_KIND", 0, false],
+    ["test", "onlyFailures", "BOOLEAN_KIND", false, false],
+    ["test", "previous", "OBJECT_KIND", undefined, true],
+    ["test", "strategy", "ENUM_KIND", "static", false],
     ["deploy", "dryRun", "BOOLEAN_KIND", false, false],
     ["deploy", "allowDirty", "BOOLEAN_KIND", false, false],
     ["featureDeploy", "sha", "STRING_KIND", "", false],
@@ -161,7 +165,9 @@ describe("dagger call surface", () => {
 
   it("the test report exports its directory and fails through check", () => {
     const report = mod.objects.TestReport as unknown as { properties: Record<string, unknown>; methods: Record<string, unknown> };
-    expect(Object.keys(report.properties)).toEqual(["report", "summary", "failures", "brokenShards"]);
+    expect(Object.keys(report.properties)).toEqual(["report", "summary", "failures", "brokenShards", "flaky"]);
     expect(Object.keys(report.methods)).toEqual(["check"]);
+    const check = (report.methods as Record<string, { arguments: Record<string, { type: { kind: string }; defaultValue: unknown }> }>).check!;
+    expect(check.arguments.failOnFlaky).toMatchObject({ type: { kind: "BOOLEAN_KIND" }, defaultValue: false });
   });
 });

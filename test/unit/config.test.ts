@@ -94,7 +94,7 @@ describe("parseConfig", () => {
   });
 
   it.each([
-    ["not an object", "[1,2]", "CONFIG_INVALID", "(root): expected an object"],
+    ["not an object", "[1,2]", "CONFIG_INVALID", "(root): expected an object, got an array"],
     ["broken JSON", '{"test": {shards: 3}}', "CONFIG_UNREADABLE", "pipeline.json is not valid JSON"],
   ])("parseConfigText rejects %s", (_name, text, code, fragment) => {
     expect(() => parseConfigText(text)).toThrow(fragment);
@@ -103,6 +103,46 @@ describe("parseConfig", () => {
     } catch (err) {
       expect((err as PipelineError).code).toBe(code);
     }
+  });
+
+  // Issue #11 item 4: each of these set registry.host through the prototype (exit 0) before.
+  it.each([
+    ["__proto__ under registry (JSON)", '{"registry":{"__proto__":{"host":"evil.example.com:5000"}}}', "pipeline.json", "registry.__proto__"],
+    ["__proto__ at the root (JSON)", '{"__proto__":{"registry":{"host":"evil.example.com:5000"}}}', "pipeline.json", "__proto__"],
+    ["__proto__ under registry (YAML)", "registry:\n  __proto__:\n    host: evil.example.com:5000\n", "pipeline.yaml", "registry.__proto__"],
+    ["constructor inside a list item", '{"feature":{"units":[{"name":"api","kind":"service","image":"app","constructor":{"prototype":{}}}]}}', "pipeline.json", "feature.units[0].constructor"],
+    ["prototype as a record key", '{"feature":{"units":[{"name":"api","kind":"service","image":"app","extraInputs":{"prototype":"1"}}]}}', "pipeline.json", "feature.units[0].extraInputs.prototype"],
+  ])("refuses a prototype key: %s", (_name, text, source, path) => {
+    let err: unknown;
+    try {
+      parseConfigText(text, source);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ProblemsError);
+    expect((err as ProblemsError).code).toBe("CONFIG_INVALID");
+    expect((err as ProblemsError).problems.map((p) => p.path)).toEqual([path]);
+    expect((err as Error).message).toContain("is not allowed");
+    expect(({} as Record<string, unknown>).host).toBeUndefined();
+  });
+
+  it("lists every prototype key at once", () => {
+    const text = '{"registry":{"__proto__":{}},"test":{"constructor":1},"refs":[{"prototype":2}]}';
+    expect(() => parseConfigText(text)).toThrow(ProblemsError);
+    try {
+      parseConfigText(text);
+    } catch (err) {
+      expect((err as ProblemsError).problems.map((p) => p.path)).toEqual(["refs[0].prototype", "registry.__proto__", "test.constructor"]);
+    }
+  });
+
+  // Issue #11 item 11: `null` was taken as "no config" (the defaults), exit 0.
+  it.each([
+    ["JSON null", "null", "pipeline.json"],
+    ["YAML null", "null\n", "pipeline.yaml"],
+    ["YAML ~", "~\n", "pipeline.yml"],
+  ])("refuses a config that is %s", (_name, text, source) => {
+    expect(() => parseConfigText(text, source)).toThrow(`${source} is invalid: 1 problem\n  - (root): expected an object, got null`);
   });
 
   it("reads pipeline.yaml like pipeline.json", () => {

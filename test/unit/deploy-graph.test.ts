@@ -18,7 +18,7 @@ import {
 } from "../../modules/pipeline/src/deploy.js";
 import { runPlan } from "../../modules/pipeline/src/plan.js";
 import { DaggerWorkspace, GIT_SSH_KEY_PATH } from "../../modules/pipeline/src/infra-dagger.js";
-import type { RunCredentials } from "../../modules/pipeline/src/credentials.js";
+import type { RunCredentials } from "../../modules/pipeline/src/run-credentials.js";
 import { DEFAULT_CONFIG, parseConfig, type PipelineConfig } from "../../modules/pipeline/src/lib/config.js";
 import { PipelineError } from "../../modules/pipeline/src/lib/errors.js";
 import { planPipeline } from "../../modules/pipeline/src/lib/plan.js";

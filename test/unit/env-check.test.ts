@@ -8,7 +8,7 @@ const PATTERNS = DEFAULT_CONFIG.secrets.secretKeyPatterns;
 const LONG_TOKEN = Buffer.from(Uint8Array.from({ length: 60 }, (_, i) => (i < 5 ? [1, 2, 2, 0, 0x78][i]! : i))).toString("base64");
 const TOKEN = Buffer.from([1, 2, 2, 0, 0x78, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).toString("base64");
 
-describe("looksSecret (default patterns: PASSWORD TOKEN SECRET KEY CREDENTIAL PRIVATE)", () => {
+describe("looksSecret (default patterns)", () => {
   it.each([
     // whole words
     { key: "PASSWORD", secret: true },
@@ -29,7 +29,26 @@ describe("looksSecret (default patterns: PASSWORD TOKEN SECRET KEY CREDENTIAL PR
     { key: "DBPASSWORD", secret: true },
     { key: "authToken", secret: true },
     { key: "sendgrid_apikeys", secret: true },
-    { key: "MONKEY_MODE", secret: true }, // the accepted false alarm: allow-list it
+    { key: "MONKEY_PATCH", secret: true }, // the accepted false alarm: allow-list it
+    { key: "MONKEY_MODE", secret: false }, // MODE describes a setting
+    // names the first six patterns missed (issue #11 item 6)
+    { key: "DB_PASS", secret: true },
+    { key: "PASSWD", secret: true },
+    { key: "SMTP_PASSWD", secret: true },
+    { key: "GPG_PASSPHRASE", secret: true },
+    { key: "AUTH", secret: true },
+    { key: "BASIC_AUTH", secret: true },
+    { key: "BEARER", secret: true },
+    { key: "SLACK_BEARER", secret: true },
+    { key: "PASSWORD_SALT", secret: true },
+    { key: "DEVISE_SALT", secret: true },
+    { key: "DB_PWD", secret: true },
+    { key: "DBPASS", secret: true },
+    { key: "AUTH_MODE", secret: false },
+    { key: "OAUTH_PROVIDER", secret: false },
+    { key: "CACHE_BYPASS", secret: false },
+    { key: "COMPASS_HEADING", secret: false },
+    { key: "PASSENGER_MAX_POOL_SIZE", secret: false },
     // prefixes are not matches
     { key: "KEYBOARD_LAYOUT", secret: false },
     { key: "TOKENIZER_MODE", secret: false },
@@ -99,6 +118,62 @@ describe("checkEnvFile", () => {
     const problems = checkEnvFile(file, options(env, allow));
     expect(problems.map((p) => p.code)).toEqual(codes);
     expect(problems.map((p) => p.path)).toEqual(paths);
+  });
+
+  // Issue #11 item 6: each of these passed check-env in prod before.
+  const PW = "Hunter2-plaintext";
+  it.each([
+    { name: "text before a token", text: `API_KEY=${PW}kmscrypt::${TOKEN}\n`, fragment: "API_KEY looks secret but keeps 17 plaintext characters beside its kmscrypt:: token" },
+    { name: "text after a token", text: `API_KEY=kmscrypt::${TOKEN} ${PW}\n`, fragment: "keeps 17 plaintext characters beside its kmscrypt:: token" },
+    { name: "postgres URL with a password", text: `DATABASE_URL=postgres://app:${PW}@db.internal/app\n`, fragment: "DATABASE_URL holds a URL with a plaintext password (postgres://<user>:<password>@..., at character 1)" },
+    { name: "redis URL with only a password", text: `REDIS_URL=redis://:${PW}@cache:6379/0\n`, fragment: "REDIS_URL holds a URL with a plaintext password (redis://" },
+    { name: "password with a slash", text: `DATABASE_URL=postgres://app:ab/${PW}@db/app\n`, fragment: "a URL with a plaintext password" },
+    { name: "URL with ?token=", text: `WEBHOOK_URL=https://hooks.example.com/x?token=${PW}\n`, fragment: "WEBHOOK_URL holds a secret-looking name=value pair with a plaintext value (at character 29)" },
+    { name: "URL with &access_token=", text: `FEED=https://api.example.com/f?page=2&access_token=${PW}\n`, fragment: "a secret-looking name=value pair" },
+    { name: "presigned S3 URL", text: `REPORT_URL=https://b.s3.amazonaws.com/k?X-Amz-Signature=${PW}\n`, fragment: "a secret-looking name=value pair" },
+    { name: "keyword DSN with a password", text: `PG_CONN=host=db user=app password=${PW} dbname=app\n`, fragment: "a secret-looking name=value pair" },
+    { name: "ADO-style connection string", text: `MSSQL=Server=db;Database=app;Pwd=${PW};\n`, fragment: "a secret-looking name=value pair" },
+    { name: "Sentry DSN with a key", text: "SENTRY_DSN=https://0123456789abcdef0123456789abcdef@o1.ingest.sentry.io/1\n", fragment: "SENTRY_DSN holds a URL whose user name is a key or token (as in a DSN" },
+    { name: "DB_PASS", text: `DB_PASS=${PW}\n`, fragment: "DB_PASS looks secret but holds a plaintext value" },
+    { name: "PASSWD", text: `PASSWD=${PW}\n`, fragment: "PASSWD looks secret" },
+    { name: "PASSPHRASE", text: `GPG_PASSPHRASE=${PW}\n`, fragment: "GPG_PASSPHRASE looks secret" },
+    { name: "AUTH", text: `AUTH=${PW}\n`, fragment: "AUTH looks secret" },
+    { name: "BEARER", text: `BEARER=${PW}\n`, fragment: "BEARER looks secret" },
+    { name: "*_SALT", text: `DEVISE_SALT=${PW}\n`, fragment: "DEVISE_SALT looks secret" },
+    { name: "PEM under an innocent name", text: "SIGNING=-----BEGIN RSA PRIVATE KEY-----\\nMIIEpAIBAAKCAQEA\\n-----END RSA PRIVATE KEY-----\n", fragment: "SIGNING holds a PEM block (BEGIN RSA PRIVATE KEY)" },
+    { name: "PEM first line only", text: "APP_CERT_CHAIN=-----BEGIN OPENSSH PRIVATE KEY-----\n", fragment: "holds a PEM block (BEGIN OPENSSH PRIVATE KEY)" },
+  ])("catches $name, without echoing the value", ({ text, fragment }) => {
+    const problems = checkEnvText(text, "config/prod.env", options("prod"));
+    expect(problems.map((p) => [p.path, p.code])).toEqual([["config/prod.env:1", "ENV_FILE_PLAINTEXT_SECRET"]]);
+    expect(problems[0]!.message).toContain(fragment);
+    const shown = JSON.stringify(problems);
+    for (const part of [PW, "0123456789abcdef", "MIIEpAIBAAKCAQEA"]) expect(shown).not.toContain(part);
+  });
+
+  it.each([
+    { name: "token as the URL password", text: `DATABASE_URL=postgres://app:kmscrypt::${TOKEN}@db/app\n` },
+    { name: "token as a query value", text: `WEBHOOK_URL=https://hooks.example.com/x?token=kmscrypt::${TOKEN}\n` },
+    { name: "token as a DSN password", text: `PG_CONN=host=db user=app password=kmscrypt::${TOKEN}\n` },
+    { name: "URL with a port and an @ in the query", text: "CALLBACK_URL=https://app.example.com:8443/cb?mail=a@b.example\n" },
+    { name: "URL with a user name only", text: "GIT_URL=ssh://git@github.com/org/repo.git\n" },
+    { name: "non-secret query parameters", text: "SEARCH_URL=https://x.example.com/s?sort=key&page=2\n" },
+    { name: "a certificate", text: "CA_BUNDLE=-----BEGIN CERTIFICATE-----\n" },
+    { name: "a trailing space after a token", text: `API_KEY=kmscrypt::${TOKEN} \n` },
+    { name: "plain settings", text: "RAILS_ENV=production\nREDIS_URL=redis://cache:6379/0\nAUTH_MODE=oidc\n" },
+  ])("does not flag $name", ({ text }) => {
+    expect(checkEnvText(text, "config/prod.env", options("prod"))).toEqual([]);
+  });
+
+  it("the allow-list also exempts a value shape", () => {
+    const text = "DATABASE_URL=postgres://app:not-secret@db/app\n";
+    expect(checkEnvText(text, "config/prod.env", options("prod", ["DATABASE_URL"]))).toEqual([]);
+    expect(checkEnvText(text, "config/dev.env", options("dev"))).toEqual([]);
+  });
+
+  it.each(["dev", "stage", "prod"])("the example app's %s.env passes", async (env) => {
+    const { readFile } = await import("node:fs/promises");
+    const text = await readFile(new URL(`../fixtures/rails-api/config/${env}.env`, import.meta.url), "utf8");
+    expect(checkEnvText(text, `config/${env}.env`, options(env))).toEqual([]);
   });
 
   it("names the key and gives the encrypt-value fix, without the value", () => {

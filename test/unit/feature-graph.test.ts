@@ -8,7 +8,7 @@
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { RunCredentials } from "../../modules/pipeline/src/credentials.js";
+import type { RunCredentials } from "../../modules/pipeline/src/run-credentials.js";
 import { daggerInfraEffects, DeployFailedError, executeDeploy, type DeployEffects, type InfraEffects } from "../../modules/pipeline/src/deploy.js";
 import { executeFeatureSweep, executeFeatureTeardown, formatFeatureSweepResult } from "../../modules/pipeline/src/feature.js";
 import type { DaggerWorkspace } from "../../modules/pipeline/src/infra-dagger.js";

@@ -20,8 +20,11 @@ import {
   parseEcrHost,
   parseImageRef,
   registryBaseUrl,
+  registryOrigin,
   tokenUrl,
+  trustedTokenRealm,
 } from "../../modules/pipeline/src/lib/image-ref.js";
+import { PipelineError } from "../../modules/pipeline/src/lib/errors.js";
 import { resolveRef } from "../../modules/pipeline/src/lib/refs.js";
 
 const DIGEST = "sha256:" + "ab".repeat(32);
@@ -137,13 +140,55 @@ describe("parseAuthChallenge / tokenUrl", () => {
   });
 
   it("puts service and scope on the token URL, defaulting the scope to pull", () => {
-    const url = new URL(tokenUrl(parseAuthChallenge('Bearer realm="https://t.example/token?x=1",service="reg"'), "team/app"));
+    const url = new URL(tokenUrl(parseAuthChallenge('Bearer realm="https://t.example/token?x=1",service="reg"'), "team/app", registryOrigin("t.example")));
     expect(url.origin + url.pathname).toBe("https://t.example/token");
     expect(Object.fromEntries(url.searchParams)).toEqual({ x: "1", service: "reg", scope: "repository:team/app:pull" });
   });
 
   it("refuses a bearer challenge without a realm", () => {
-    expect(() => tokenUrl(parseAuthChallenge('Bearer service="x"'), "app")).toThrow(/REGISTRY_AUTH_FAILED.*without a realm/);
+    expect(() => tokenUrl(parseAuthChallenge('Bearer service="x"'), "app", registryOrigin("t.example"))).toThrow(/REGISTRY_AUTH_CHALLENGE_INVALID.*realm is missing/);
+  });
+});
+
+// Issue #11 item 3: the realm decides where the registry password goes (Basic auth on the token
+// request). Before, any realm was used, over http too, and a non-URL realm threw a raw TypeError.
+describe("trustedTokenRealm: where registry credentials may go", () => {
+  it.each([
+    ["the registry itself", "https://ghcr.io/token", "ghcr.io"],
+    ["Docker Hub's token service (sibling in docker.io)", "https://auth.docker.io/token", "docker.io"],
+    ["GitLab's (the parent domain)", "https://gitlab.com/jwt/auth", "registry.gitlab.com"],
+    ["a sibling in a deeper domain", "https://auth.corp.example.com/token", "registry.corp.example.com"],
+    ["the same host over https, other path", "https://harbor.example.com:8443/service/token", "harbor.example.com:8443"],
+    ["a loopback registry's own http token service", "http://127.0.0.1:5000/token", "127.0.0.1:5000"],
+    ["case differences", "https://AUTH.Docker.IO/token", "docker.io"],
+  ])("accepts %s", (_name, realm, host) => {
+    expect(trustedTokenRealm(realm, registryOrigin(host)).href).toBe(new URL(realm).href);
+  });
+
+  it.each([
+    ["a stranger's host", "https://evil.example.net/token", "ghcr.io", "is outside the registry's domain"],
+    ["a look-alike domain", "https://auth.docker.io.evil.example/token", "docker.io", "is outside the registry's domain docker.io"],
+    ["a two-label registry's neighbour", "https://evil.io/token", "ghcr.io", "is outside the registry's domain"],
+    ["the metadata service", "https://169.254.169.254/latest/meta-data", "registry.example.com", "is outside the registry's domain"],
+    ["another port of the registry host over http", "http://127.0.0.1:6000/token", "127.0.0.1:5000", "is another host over http"],
+    ["plain http to a sibling", "http://auth.docker.io/token", "docker.io", "is another host over http"],
+    ["an https registry's own realm over http", "http://ghcr.io/token", "ghcr.io", "downgrades to http"],
+    ["a realm with a password", "https://u:p@ghcr.io/token", "ghcr.io", "carries a user name or password"],
+    ["a non-http scheme", "ftp://ghcr.io/token", "ghcr.io", "uses ftp:, not https"],
+    ["a realm that is not a URL", "token-service", "ghcr.io", '"token-service" is not a URL'],
+    ["a relative realm", "/token", "ghcr.io", "is not a URL"],
+    ["an empty realm", "", "ghcr.io", "is missing"],
+  ])("refuses %s with a coded error", (_name, realm, host, fragment) => {
+    let err: unknown;
+    try {
+      trustedTokenRealm(realm, registryOrigin(host));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PipelineError);
+    expect((err as PipelineError).code).toBe("REGISTRY_AUTH_CHALLENGE_INVALID");
+    expect((err as Error).message).toContain(fragment);
+    expect((err as Error).message).toContain("no credentials were sent");
   });
 });
 

@@ -12,7 +12,7 @@ import { dag, type Secret } from "@dagger.io/dagger";
 import { DescribeImagesCommand, ECRClient, GetAuthorizationTokenCommand, ImageNotFoundException } from "@aws-sdk/client-ecr";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { RunCredentials } from "../../modules/pipeline/src/credentials.js";
+import type { RunCredentials } from "../../modules/pipeline/src/run-credentials.js";
 import { buildAppImage, publishAppImage, publishBaseImage, type ImageDeps } from "../../modules/pipeline/src/images.js";
 import { countOf, installRecorder, type Recorder } from "../support/dagger-recorder.js";
 import { functionName, introspectModule, REPO_ROOT } from "../support/introspect.js";

@@ -13,6 +13,7 @@ import {
 import { PipelineError, ProblemsError } from "../../modules/pipeline/src/lib/errors.js";
 import { formatEnvFile, parseEnvFile } from "../../modules/pipeline/src/lib/env-file.js";
 import { decryptEnvFile, decryptEnvText, encryptValue, kmsPort, withRetry, type KmsPort } from "../../modules/pipeline/src/aws/kms.js";
+import { createAwsClients } from "../../modules/pipeline/src/aws/credential-provider.js";
 
 /** A KMS-shaped blob (base64 starts AQICAH) distinct per seed. */
 function blob(seed: number): Uint8Array {
@@ -64,7 +65,9 @@ async function caught(p: Promise<unknown>): Promise<Error> {
 
 beforeEach(() => {
   kmsMock.reset();
-  port = kmsPort(new KMSClient({ region: "us-west-2", credentials: { accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "x".repeat(40) } }));
+  // As in production: the KMS client comes from createAwsClients, whose redaction covers every AWS error.
+  const credentials = { accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "x".repeat(40) };
+  port = kmsPort(createAwsClients({ region: "us-west-2", credentials, clients: { kms: new KMSClient({ region: "us-west-2", credentials }) } }).kms());
 });
 afterEach(() => vi.restoreAllMocks());
 

@@ -123,11 +123,11 @@ describe("node timings: each node keeps its shard's measurement, the merge equal
 });
 
 describe("outcome.json (check-tests reads it from the exported report)", () => {
-  it("round-trips failures and broken shards", () => {
-    expect(parseTestOutcome(formatTestOutcome({ failures: 2, brokenShards: 1 }), "outcome.json")).toEqual({ pipelineTestOutcome: 1, failures: 2, brokenShards: 1 });
+  it("round-trips failures, broken shards and flaky examples", () => {
+    expect(parseTestOutcome(formatTestOutcome({ failures: 2, brokenShards: 1, flaky: 3 }), "outcome.json")).toEqual({ pipelineTestOutcome: 1, failures: 2, brokenShards: 1, flaky: 3 });
   });
 
-  it.each([["not JSON", "{"], ["another file", '{"spec/a_spec.rb": 1}'], ["negative counts", '{"pipelineTestOutcome":1,"failures":-1,"brokenShards":0}']])("refuses %s", (_, text) => {
+  it.each([["not JSON", "{"], ["another file", '{"spec/a_spec.rb": 1}'], ["negative counts", '{"pipelineTestOutcome":1,"failures":-1,"brokenShards":0,"flaky":0}'], ["no flaky count", '{"pipelineTestOutcome":1,"failures":0,"brokenShards":0}']])("refuses %s", (_, text) => {
     expect(thrown(() => parseTestOutcome(text, "--report: outcome.json")).message).toContain("--report: outcome.json is not a test outcome");
   });
 });

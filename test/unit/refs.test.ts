@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../modules/pipeline/src/lib/config.js";
 import { PipelineError } from "../../modules/pipeline/src/lib/errors.js";
-import { parseGitRef, resolveEnvironment, resolveRef } from "../../modules/pipeline/src/lib/refs.js";
+import { parseExistingFeatureName, parseGitRef, resolveEnvironment, resolveRef } from "../../modules/pipeline/src/lib/refs.js";
 
 const config = parseConfig(undefined);
 const SHA = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
@@ -39,7 +39,6 @@ describe("resolveRef", () => {
 
   it.each([
     ["shell injection", "feature/a;rm -rf"],
-    ["empty name", "feature/"],
     ["nested path", "feature/a/b"],
     ["unicode", "feature/café"],
     ["underscore", "feature/new_flow"],
@@ -53,6 +52,53 @@ describe("resolveRef", () => {
     } catch (err) {
       expect((err as PipelineError).code).toBe("FEATURE_NAME_INVALID");
     }
+  });
+});
+
+// Issue #11 item 11: the feature name becomes feature-<name> and <name>-<unit> (Kubernetes names,
+// host names), which must be RFC 1123 labels; these were accepted before.
+describe("feature names are RFC 1123 labels", () => {
+  const longest = "a".repeat(53); // feature-<name> and <name>-clockwork (the longest default unit) fit 63
+  it.each([
+    ["a lone dash", "feature/-", "name \"-\" starts with '-'", "RFC 1123 label"],
+    ["a trailing dash", "feature/abc-", "name \"abc-\" ends with '-'", "must start and end with a letter or digit"],
+    ["a leading dash", "feature/-abc", "name \"-abc\" starts with '-'", "feature--abc"],
+    ["an empty name", "feature/", 'feature branch "feature/": name "" is empty', "rename the branch"],
+    ["a name one too long", `feature/${longest}b`, "is 54 characters, longer than the 53 that fit", `${longest}b-clockwork (64 characters)`],
+    ["a name far too long", `feature/${"x".repeat(300)}`, "is 300 characters", "at most 63"],
+  ])("rejects %s, naming the branch and the rule", (_name, branch, fragment, rule) => {
+    const act = () => resolveRef({ kind: "branch", name: branch, sha: SHA }, config);
+    expect(act).toThrow(PipelineError);
+    expect(act).toThrow(`feature branch ${JSON.stringify(branch)}: name`);
+    expect(act).toThrow(fragment);
+    expect(act).toThrow(rule);
+    try {
+      act();
+    } catch (err) {
+      expect((err as PipelineError).code).toBe("FEATURE_NAME_INVALID");
+    }
+  });
+
+  it.each([
+    ["the longest that fits", `feature/${longest}`],
+    ["one character", "feature/a"],
+    ["digits only", "feature/123"],
+    ["inner dashes", "feature/a--b"],
+  ])("accepts %s", (_name, branch) => {
+    const r = resolveRef({ kind: "branch", name: branch, sha: SHA }, config);
+    expect(r.deploy && r.target.featureName).toBe(branch.slice("feature/".length));
+  });
+
+  it("the length limit follows the configured unit names", () => {
+    const units = [{ name: "a-very-long-unit-name-for-workers", kind: "service", image: "app" }];
+    const custom = parseConfig({ feature: { units } });
+    const name = "b".repeat(30); // b*30 + "-" + 33 = 64 > 63
+    expect(() => resolveRef({ kind: "branch", name: `feature/${name}`, sha: SHA }, custom)).toThrow("longer than the 29 that fit");
+  });
+
+  it("teardown still reaches environments named before these rules", () => {
+    expect(parseExistingFeatureName("abc-", "--name")).toBe("abc-");
+    expect(() => parseExistingFeatureName("a/b", "--name")).toThrow("may contain only letters, digits and dashes");
   });
 });
 

@@ -6,6 +6,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PipelineError } from "../../modules/pipeline/src/lib/errors.js";
 import { MANIFEST_MEDIA_TYPES } from "../../modules/pipeline/src/lib/image-ref.js";
 import { describeNetworkError, OciRegistry } from "../../modules/pipeline/src/registry/oci.js";
 import { unusedPort } from "../support/docker.js";
@@ -15,7 +16,7 @@ const USER = "ci";
 const PASSWORD = "hunter2-not-in-messages";
 const TOKEN = "opaque-bearer-token";
 
-type Mode = "open" | "basic" | "bearer" | "forbidden" | "broken" | "bearer-no-token";
+type Mode = "open" | "basic" | "bearer" | "forbidden" | "broken" | "bearer-no-token" | "bearer-stranger" | "bearer-not-url" | "bearer-downgrade" | "basic-redirect";
 interface Seen {
   method: string;
   url: string;
@@ -26,6 +27,10 @@ interface Seen {
 let server: http.Server;
 let base = "";
 const seen: Seen[] = [];
+/** Another host (another port is another origin): a realm pointing here must get nothing. */
+let stranger: http.Server;
+let strangerBase = "";
+const strangerSeen: Seen[] = [];
 
 function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
   const url = new URL(req.url ?? "/", "http://x");
@@ -43,12 +48,19 @@ function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
   if (!m) return void res.writeHead(404).end();
   if (mode === "broken") return void res.writeHead(503).end();
   if (mode === "forbidden") return void res.writeHead(403).end();
-  if (mode === "basic" && !basicOk) return void res.writeHead(401, { "www-authenticate": 'Basic realm="test"' }).end();
+  if ((mode === "basic" || mode === "basic-redirect") && !basicOk) return void res.writeHead(401, { "www-authenticate": 'Basic realm="test"' }).end();
+  if (mode === "basic-redirect") return void res.writeHead(307, { location: `${strangerBase}/elsewhere` }).end();
   if ((mode === "bearer" || mode === "bearer-no-token") && req.headers.authorization !== `Bearer ${TOKEN}`) {
     return void res
       .writeHead(401, { "www-authenticate": `Bearer realm="${base}/${mode}/token",service="test-registry",scope="repository:${m[1]}:pull"` })
       .end();
   }
+  const realms: Partial<Record<Mode, string>> = {
+    "bearer-stranger": `${strangerBase}/token`,
+    "bearer-not-url": "token-service",
+    "bearer-downgrade": `${base}/bearer/token`,
+  };
+  if (realms[mode] !== undefined) return void res.writeHead(401, { "www-authenticate": `Bearer realm="${realms[mode]}",service="test-registry"` }).end();
   if (m[2] === "present") return void res.writeHead(200, { "docker-content-digest": DIGEST, "content-type": MANIFEST_MEDIA_TYPES[0] }).end();
   res.writeHead(404).end();
 }
@@ -57,8 +69,17 @@ beforeAll(async () => {
   server = http.createServer(handler);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  stranger = http.createServer((req, res) => {
+    strangerSeen.push({ method: req.method ?? "", url: req.url ?? "", authorization: req.headers.authorization });
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ token: TOKEN }));
+  });
+  await new Promise<void>((r) => stranger.listen(0, "127.0.0.1", r));
+  strangerBase = `http://127.0.0.1:${(stranger.address() as AddressInfo).port}`;
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(async () => {
+  await new Promise<void>((r) => server.close(() => r()));
+  await new Promise<void>((r) => stranger.close(() => r()));
+});
 
 /** The test server routes by a path prefix; the client talks to host:port, so prefix via fetch. */
 function registry(mode: Mode, creds?: { username: string; password: string }) {
@@ -123,6 +144,46 @@ describe("OciRegistry.lookup", () => {
     expect((err as Error).message).toContain(base.replace("http://", ""));
     expect((err as Error).message).not.toContain(PASSWORD);
     expect((err as Error).message).not.toContain(TOKEN);
+  });
+
+  // Issue #11 item 3: the password went to whatever host the realm named, over http too.
+  it.each([
+    ["a realm on another host", "bearer-stranger" as Mode, undefined, "is another host over http"],
+    ["a realm that is not a URL", "bearer-not-url" as Mode, undefined, '"token-service" is not a URL'],
+    ["an https registry whose realm is http", "bearer-downgrade" as Mode, "https" as const, "downgrades to http"],
+  ])("%s: REGISTRY_AUTH_CHALLENGE_INVALID, and the password goes nowhere", async (_name, mode, scheme, fragment) => {
+    seen.length = 0;
+    strangerSeen.length = 0;
+    let read = 0;
+    const reg = new OciRegistry<string>({
+      ...(scheme ? { scheme } : {}),
+      host: base.replace("http://", ""),
+      username: USER,
+      readPassword: async () => {
+        read++;
+        return PASSWORD;
+      },
+      // With scheme "https" the client believes it speaks https to the registry; the test server is http.
+      fetch: (input, init) => {
+        const u = new URL(input);
+        if (u.pathname.startsWith("/v2/")) u.pathname = `/${mode}${u.pathname}`;
+        if (u.protocol === "https:") u.protocol = "http:";
+        return fetch(u, init);
+      },
+    });
+    const err = await reg.lookup("rails-api", "present").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PipelineError);
+    expect((err as PipelineError).code).toBe("REGISTRY_AUTH_CHALLENGE_INVALID");
+    expect((err as Error).message).toContain(fragment);
+    expect(strangerSeen).toEqual([]);
+    expect(seen.filter((s) => s.authorization !== undefined)).toEqual([]);
+    expect(read).toBe(0);
+  });
+
+  it("a redirect to another origin does not carry the credentials there", async () => {
+    strangerSeen.length = 0;
+    await registry("basic-redirect", { username: USER, password: PASSWORD }).lookup("rails-api", "present");
+    expect(strangerSeen.map((s) => [s.url, s.authorization])).toEqual([["/elsewhere", undefined]]);
   });
 
   it("an unreachable registry: REGISTRY_UNREACHABLE with the connection error and what to check", async () => {

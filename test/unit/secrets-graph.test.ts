@@ -15,7 +15,7 @@ import { DecryptCommand, EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { KmsPort } from "../../modules/pipeline/src/aws/kms.js";
-import type { RunCredentials } from "../../modules/pipeline/src/credentials.js";
+import type { RunCredentials } from "../../modules/pipeline/src/run-credentials.js";
 import { DEFAULT_CONFIG } from "../../modules/pipeline/src/lib/config.js";
 import { collectTokens, parseEnvFile } from "../../modules/pipeline/src/lib/env-file.js";
 import { PipelineError, ProblemsError } from "../../modules/pipeline/src/lib/errors.js";

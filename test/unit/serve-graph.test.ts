@@ -8,7 +8,7 @@ import path from "node:path";
 import { dag } from "@dagger.io/dagger";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { KmsPort } from "../../modules/pipeline/src/aws/kms.js";
-import type { RunCredentials } from "../../modules/pipeline/src/credentials.js";
+import type { RunCredentials } from "../../modules/pipeline/src/run-credentials.js";
 import { parseEnvFile } from "../../modules/pipeline/src/lib/env-file.js";
 import type { PipelineError } from "../../modules/pipeline/src/lib/errors.js";
 import {

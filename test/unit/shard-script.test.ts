@@ -1,8 +1,10 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { retryReportFiles } from "../../modules/pipeline/src/lib/retries.js";
+import { RETRY_RB } from "../../modules/pipeline/src/lib/retry-script.js";
 import { formatShardScript, SHARD_EXIT, type ShardScriptInput } from "../../modules/pipeline/src/lib/shard-script.js";
 import { shellQuote } from "../../modules/pipeline/src/lib/shell.js";
 
@@ -120,5 +122,97 @@ describe("shellQuote", () => {
   it.each([["plain"], ["spec/a b_spec.rb"], ["it's"], ["$(rm -rf /)"], ["a\nb"], ["[1:2]"], [""]])("round-trips %j through bash", (word) => {
     const echoed = execFileSync("bash", ["-c", `printf %s ${shellQuote(word)}`]).toString();
     expect(echoed).toBe(word);
+  });
+});
+
+describe("formatShardScript with --retries (real ruby and rspec on a plain RSpec suite)", () => {
+  /** A suite in a temp folder: one passing example, one failing once (a marker file), optionally one always failing; `bundle exec` runs the real tool. */
+  function suite(opts: { alwaysFails?: boolean; loadError?: boolean }) {
+    const app = mkdtempSync(path.join(os.tmpdir(), "retry-suite-"));
+    const bin = path.join(app, "bin");
+    execFileSync("mkdir", ["-p", bin, path.join(app, "spec")]);
+    const tool = (name: string, body: string) => {
+      writeFileSync(path.join(bin, name), `#!/usr/bin/env bash\necho "${name} $*" >> ${app}/calls.log\n${body}\n`);
+      chmodSync(path.join(bin, name), 0o755);
+    };
+    tool("pg_isready", "exit 0");
+    tool("redis-cli", "echo PONG");
+    tool("bundle", 'if [ "$2" = rake ]; then exit 0; fi\nshift\nexec "$@"');
+    const examples = [
+      'it "passes" do\n  end',
+      `it "fails once" do\n    marker = File.join(__dir__, "..", "seen")\n    first = !File.exist?(marker)\n    File.write(marker, "x")\n    expect(first).to be(false)\n  end`,
+      ...(opts.alwaysFails ? ['it "always fails" do\n    expect(1).to eq(2)\n  end'] : []),
+    ];
+    writeFileSync(path.join(app, "spec/a_spec.rb"), opts.loadError ? "raise 'load error'\n" : `RSpec.describe "a" do\n  ${examples.join("\n  ")}\nend\n`);
+    return { app, bin };
+  }
+
+  function runWith(retries: number, opts: Parameters<typeof suite>[0]) {
+    const { app, bin } = suite(opts);
+    const out = path.join(app, "out");
+    const script = path.join(app, "shard.sh");
+    writeFileSync(script, formatShardScript({ ...base, units: ["spec/a_spec.rb"], outDir: out, retries }));
+    const res = spawnSync("bash", [script], { cwd: app, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, encoding: "utf8" });
+    const calls = readFileSync(path.join(app, "calls.log"), "utf8").trim().split("\n").filter((c) => !c.includes("rake") && c.startsWith("bundle"));
+    return { ...res, out, calls, attempts: readFileSync(path.join(out, "attempts"), "utf8").trim() };
+  }
+
+  it("reruns only the failed examples in one fresh process and exits 0 when they pass", () => {
+    const r = runWith(2, {});
+    expect(r.calls).toEqual([expect.stringContaining("bundle exec rspec"), expect.stringMatching(/^bundle exec ruby \S+\/retry\.rb \S+ 2$/)]);
+    expect(r.attempts).toBe("1");
+    const retried = JSON.parse(readFileSync(path.join(r.out, retryReportFiles(1).rspecJson), "utf8")).examples.map((e: { id: string }) => e.id);
+    expect(retried).toEqual(["./spec/a_spec.rb[1:2]"]);
+    expect(readFileSync(path.join(r.out, retryReportFiles(1).junit), "utf8")).toContain("fails once");
+    expect(r.status).toBe(0);
+  }, 60_000);
+
+  it("runs every attempt in that one process, stops after --retries and exits with the failure", () => {
+    const r = runWith(2, { alwaysFails: true });
+    expect(r.calls).toHaveLength(2); // the first pass, then one retry process for both attempts
+    expect(r.attempts).toBe("2");
+    const second = JSON.parse(readFileSync(path.join(r.out, retryReportFiles(2).rspecJson), "utf8")).examples.map((e: { id: string }) => e.id);
+    expect(second).toEqual(["./spec/a_spec.rb[1:3]"]);
+    expect(r.status).toBe(1);
+  }, 60_000);
+
+  it("does not retry a failure outside examples (no failed example: a load error is no flake)", () => {
+    const r = runWith(2, { loadError: true });
+    expect(r.attempts).toBe("0");
+    expect(existsSync(path.join(r.out, retryReportFiles(1).junit))).toBe(false);
+    expect(r.status).toBe(1);
+  }, 60_000);
+
+  it("without --retries writes no retry step", () => {
+    expect(formatShardScript(base)).not.toContain("retry.rb");
+    expect(formatShardScript({ ...base, retries: 3 })).toContain('retry.rb" "$out" 3');
+  });
+
+  it("retry.rb writes the report files lib/retries.ts reads", () => {
+    expect(RETRY_RB).toContain(retryReportFiles("#{attempt}").junit);
+    expect(RETRY_RB).toContain(retryReportFiles("#{attempt}").rspecJson);
+  });
+});
+
+describe("formatShardScript in queue mode", () => {
+  const queued = { ...base, units: [], queue: { host: "queue", port: 7878, worker: "worker-2" } };
+
+  it("runs one queue worker instead of rspec on units, even with no units", () => {
+    const r = run(queued, {});
+    expect(r.status).toBe(0);
+    const worker = r.calls.find((c) => c.startsWith("bundle exec ruby"))!;
+    expect(worker).toMatch(/^bundle exec ruby \S+\/queue-worker\.rb queue 7878 worker-2 \S+$/);
+    expect(r.calls.some((c) => c.includes("rspec"))).toBe(false);
+    expect(readFileSync(path.join(r.out, "queue-worker.rb"), "utf8")).toContain("RSpec::Core::Runner.run");
+  });
+
+  it("reports a worker killed by a signal as exit 1 (the engine fails an exec that exits 128+), keeping 137 in exit-code", () => {
+    const r = run(queued, { rspecExit: 137 });
+    expect(r.status).toBe(1);
+    expect(readFileSync(path.join(r.out, "exit-code"), "utf8").trim()).toBe("137");
+  });
+
+  it("a static shard keeps rspec's exit code", () => {
+    expect(run(base, { rspecExit: 1 }).status).toBe(1);
   });
 });

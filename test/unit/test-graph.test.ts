@@ -3,6 +3,7 @@
  */
 import { dag } from "@dagger.io/dagger";
 import { beforeAll, describe, expect, it } from "vitest";
+import { TestStrategy } from "../../modules/pipeline/src/test-strategy.js";
 import { runTests } from "../../modules/pipeline/src/test-suite.js";
 import { countOf, installRecorder, lastPath, type Recorder } from "../support/dagger-recorder.js";
 
@@ -13,21 +14,23 @@ const junitFor = (failures: number) =>
   `<testcase classname="spec.models.m00_spec" name="works" file="./spec/models/m00_spec.rb" time="0.5"></testcase>` +
   `<testcase classname="spec.models.m01_spec" name="fails" file="./spec/models/m01_spec.rb" time="1.0">${failures ? '<failure message="expected 1 got 2" type="RSpec::Expectations::ExpectationNotMetError">spec/models/m01_spec.rb:7</failure>' : ""}</testcase></testsuite>`;
 
-function answers(opts: { failShard?: number; hasTimings?: boolean }) {
+function answers(opts: { failShard?: number; hasTimings?: boolean; retriedShard?: number }) {
+  const retried = (query: string) => /shard-(\d+)-of/.exec(query)?.[1] === String(opts.retriedShard);
   return (field: string, query: string): unknown => {
     const last = lastPath(query);
     switch (field) {
       case "exists":
-        return ["Gemfile", "Gemfile.lock", "Dockerfile.base"].includes(last) || (last === "spec/timings.json" && opts.hasTimings !== false);
+        return ["Gemfile", "Gemfile.lock", "Dockerfile.base", "examples.json"].includes(last) || (last === "spec/timings.json" && opts.hasTimings !== false);
       case "glob":
         return SPECS;
       case "size":
         return 1000;
       case "entries":
-        return ["junit.xml", "rspec.json", "seconds"];
+        return ["junit.xml", "rspec.json", "seconds", "batches.json", ...Array.from({ length: 40 }, (_, id) => `batch-${id}.xml`), ...(retried(query) ? ["attempts", "junit-retry-1.xml", "retry-seconds"] : [])];
       case "exitCode": {
         const shard = /shard-(\d+)-of/.exec(query)?.[1];
-        return shard !== undefined && Number(shard) === opts.failShard ? 1 : 0;
+        // A retried shard's script exits with its last attempt's code: the retry passed.
+        return shard !== undefined && Number(shard) === opts.failShard && !retried(query) ? 1 : 0;
       }
       case "contents": {
         if (last === "Dockerfile.base") return "ARG RUBY_IMAGE\nFROM ${RUBY_IMAGE}\nRUN bundle config set --local without 'development test' # remove-for-dev\nRUN bundle install\n";
@@ -35,6 +38,20 @@ function answers(opts: { failShard?: number; hasTimings?: boolean }) {
         if (last === "junit.xml") return junitFor(/shard-(\d+)-of/.exec(query)?.[1] === String(opts.failShard) ? 1 : 0);
         if (last === "rspec.json") return JSON.stringify({ examples: [{ id: "./spec/models/m00_spec.rb[1:1]", file_path: "./spec/models/m00_spec.rb", run_time: 0.5 }] });
         if (last === "seconds") return "2.5\n";
+        if (last === "attempts") return "1\n";
+        if (last === "batches.json") {
+          // Queue mode: worker i finished the batches whose id is i modulo 4.
+          const worker = Number(/worker-(\d+)/.exec(query)?.[1] ?? -1);
+          const ids = Array.from({ length: 40 }, (_, id) => id).filter((id) => id % 4 === worker);
+          return JSON.stringify({ worker: `worker-${worker}`, batches: ids.map((id) => ({ id, units: [SPECS[id % SPECS.length]], seconds: 1, exitCode: 0 })) });
+        }
+        if (/^batch-\d+\.xml$/.test(last)) {
+          const spec = SPECS[Number(/\d+/.exec(last)![0]) % SPECS.length]!;
+          return `<testsuite name="rspec" tests="1"><testcase classname="c" name="${spec} works" file="./${spec}" time="1"/></testsuite>`;
+        }
+        if (last === "examples.json") return '{"examples": [{"id":"spec/models/m03_spec.rb[1:2]","verdict":"failed"},{"id":"spec/models/m04_spec.rb[1:1]","verdict":"passed"}]}\n';
+        if (last === "retry-seconds") return "1.2\n";
+        if (last === "junit-retry-1.xml") return junitFor(0).replace(/<testcase classname="spec.models.m00_spec".*?<\/testcase>/, "");
         return "gem 'rails'\n";
       }
       case "plaintext":
@@ -113,6 +130,71 @@ describe("dagger call test (recorded graph)", () => {
     expect(report!.summary).toContain("FAILED");
     expect(report!.summary).toContain("spec/models/m01_spec.rb");
     expect(() => report!.check()).toThrow("[TESTS_FAILED]");
+  });
+
+  it("--retries: the shard script reruns failures; an example that passes on a retry is flaky, failing check only with --fail-on-flaky", async () => {
+    let report: Awaited<ReturnType<typeof runTests>> | undefined;
+    const queries = await record({ failShard: 1, retriedShard: 1 }, async () => {
+      report = await runTests(dag.host().directory("/app"), { shards: 2, shardIndex: -1, retries: 2 });
+    });
+    expect(queries.join("\n")).toContain("retry.rb\\\"\\\"$out\\\"2");
+    expect(report!.failures).toBe(0);
+    expect(report!.flaky).toBe(1);
+    expect(report!.summary).toContain("Flaky: failed, then passed on a retry (1)");
+    expect(report!.check()).toContain("1 flaky");
+    expect(() => report!.check(true)).toThrow("[TESTS_FAILED] 1 flaky example(s) with --fail-on-flaky");
+  });
+
+  it("--strategy queue: one queue service bound to every shard, each shard a queue worker with its own postgres and redis", async () => {
+    let report: Awaited<ReturnType<typeof runTests>> | undefined;
+    const queries = await record({}, async () => {
+      report = await runTests(dag.host().directory("/app"), { shards: 4, shardIndex: -1, strategy: TestStrategy.Queue });
+      await report.report.id();
+    });
+    const shards = shardExecs(queries);
+    expect(shards).toHaveLength(4);
+    const queueOf = (q: string) => /withServiceBinding\(alias:"queue",service:(.*?asService\(args:\["ruby","\/pipeline\/queue\/server\.rb"[^)]*\))/.exec(q)?.[1];
+    const services = new Set(shards.map(queueOf));
+    expect(services.size).toBe(1); // the same definition: one queue for all workers
+    const service = [...services][0]!;
+    expect(service).toContain('io.pipeline.test-queue"');
+    expect(service).toContain("withExposedPort(port:7878");
+    expect(service).toContain('QUEUE_LEASE_SECONDS"');
+    for (let i = 0; i < 4; i++) {
+      const shard = shards.find((q) => q.includes(`TEST_SHARD",value:"shard-${i}-of-4"`))!;
+      expect(countOf(shard, `io.pipeline.test-shard",value:"shard-${i}-of-4"`)).toBe(2);
+      expect(shard).not.toContain("unknown-ids.rb"); // the catch-all is the queue's last batch, not a shard's job
+      expect(shard).toContain(`queue-worker.rb\\"queue7878worker-${i}`.replace(/\\/g, "\\"));
+    }
+    expect(queries.at(-1)).toContain('withNewFile(path:"queue.json"');
+    expect(report!.summary).toContain("PASSED");
+    expect(report!.summary).toMatch(/^\s+0\s+\d+/m);
+  });
+
+  it("--strategy queue with --shard-index is an error (the queue needs every shard in one engine)", async () => {
+    rec = await installRecorder(answers({}));
+    await expect(runTests(dag.host().directory("/app"), { shards: 4, shardIndex: 1, strategy: TestStrategy.Queue })).rejects.toThrow("--strategy queue runs every shard in this engine");
+  });
+
+  it("--only-failures --previous runs just the failed example ids", async () => {
+    const queries = await record({}, () =>
+      runTests(dag.host().directory("/app"), { shards: 4, shardIndex: -1, onlyFailures: true, previous: dag.host().directory("/test_results") }),
+    );
+    const scripts = shardExecs(queries).join("\n");
+    expect(scripts).toContain("spec/models/m03_spec.rb[1:2]");
+    expect(scripts).not.toContain("m04_spec.rb");
+    expect(scripts).not.toContain("m00_spec.rb");
+  });
+
+  it("--only-failures without --previous is an error naming both flags", async () => {
+    rec = await installRecorder(answers({}));
+    await expect(runTests(dag.host().directory("/app"), { shards: 2, shardIndex: -1, onlyFailures: true })).rejects.toThrow("--only-failures needs --previous");
+  });
+
+  it("rejects --retries out of range before building anything", async () => {
+    rec = await installRecorder(answers({}));
+    await expect(runTests(dag.host().directory("/app"), { shards: 2, shardIndex: -1, retries: -1 })).rejects.toThrow("--retries -1 must be a whole number from 0 to 5");
+    expect(rec.expanded().some((q) => q.includes("withExec"))).toBe(false);
   });
 
   it("passes check when every shard is green", async () => {

@@ -51,7 +51,7 @@ describe("test reads the previous timings from the restored cache first", () => 
     const report = await runTests(dag.host().directory("/app"), { shards: 2, shardIndex: 1 });
     await report.report.id();
     const dir = squash(rec.expanded().at(-1)!);
-    expect(dir).toContain(`withNewFile(path:"outcome.json",contents:${JSON.stringify(formatTestOutcome({ failures: 0, brokenShards: 0 }))}`.replace(/\s+/g, ""));
+    expect(dir).toContain(`withNewFile(path:"outcome.json",contents:${JSON.stringify(formatTestOutcome({ failures: 0, brokenShards: 0, flaky: 0 }))}`.replace(/\s+/g, ""));
     expect(dir).toContain('withNewFile(path:"timings/shard-1-of-2.json"');
     expect(dir).not.toContain("shard-0-of-2.json");
     const runnerCopies = rec.expanded().filter((q) => squash(q).includes('withDirectory(path:"/var/www/blinker"'));
@@ -70,24 +70,34 @@ describe("check-tests --report <exported dir>: fails from the exported files, ne
     });
 
   it("fails with the summary when examples failed", async () => {
-    const rec = await exported({ "outcome.json": formatTestOutcome({ failures: 3, brokenShards: 0 }), "summary.txt": "FAILED: 3 examples failed\n  spec/a_spec.rb:7" })();
-    await expect(checkExportedReport(dag.host().directory("test_results"))).rejects.toThrow(/\[TESTS_FAILED\] FAILED: 3 examples failed\n {2}spec\/a_spec\.rb:7/);
+    const rec = await exported({ "outcome.json": formatTestOutcome({ failures: 3, brokenShards: 0, flaky: 0 }), "summary.txt": "FAILED: 3 examples failed\n  spec/a_spec.rb:7" })();
+    await expect(checkExportedReport(dag.host().directory("test_results"), false)).rejects.toThrow(/\[TESTS_FAILED\] FAILED: 3 examples failed\n {2}spec\/a_spec\.rb:7/);
     expect(rec.queries.some((q) => /withExec|dockerBuild|container/.test(q))).toBe(false);
   });
 
   it("fails when a shard broke, even with no failed example", async () => {
-    await exported({ "outcome.json": formatTestOutcome({ failures: 0, brokenShards: 1 }), "summary.txt": "shard 3 broke" })();
-    await expect(checkExportedReport(dag.host().directory("test_results"))).rejects.toThrow("shard 3 broke");
+    await exported({ "outcome.json": formatTestOutcome({ failures: 0, brokenShards: 1, flaky: 0 }), "summary.txt": "shard 3 broke" })();
+    await expect(checkExportedReport(dag.host().directory("test_results"), false)).rejects.toThrow("shard 3 broke");
   });
 
   it("prints the summary when everything passed", async () => {
-    await exported({ "outcome.json": formatTestOutcome({ failures: 0, brokenShards: 0 }), "summary.txt": "PASSED: 40 examples" })();
-    await expect(checkExportedReport(dag.host().directory("test_results"))).resolves.toBe("PASSED: 40 examples");
+    await exported({ "outcome.json": formatTestOutcome({ failures: 0, brokenShards: 0, flaky: 0 }), "summary.txt": "PASSED: 40 examples" })();
+    await expect(checkExportedReport(dag.host().directory("test_results"), false)).resolves.toBe("PASSED: 40 examples");
+  });
+
+  it.each([
+    [false, "prints the summary"],
+    [true, "fails"],
+  ])("flaky examples with --fail-on-flaky %s: %s", async (failOnFlaky) => {
+    await exported({ "outcome.json": formatTestOutcome({ failures: 0, brokenShards: 0, flaky: 2 }), "summary.txt": "PASSED with 2 flaky" })();
+    const checked = checkExportedReport(dag.host().directory("test_results"), failOnFlaky);
+    if (failOnFlaky) await expect(checked).rejects.toThrow(/\[TESTS_FAILED\] 2 flaky example\(s\) with --fail-on-flaky\nPASSED with 2 flaky/);
+    else await expect(checked).resolves.toBe("PASSED with 2 flaky");
   });
 
   it("refuses a folder that is not an exported report, saying how to export one", async () => {
     await exported({ "merged.xml": "<x/>" })();
-    await expect(checkExportedReport(dag.host().directory("test_results"))).rejects.toThrow(/\[SOURCE_FILE_MISSING\] --report has no outcome\.json[\s\S]*report export --path test_results/);
+    await expect(checkExportedReport(dag.host().directory("test_results"), false)).rejects.toThrow(/\[SOURCE_FILE_MISSING\] --report has no outcome\.json[\s\S]*report export --path test_results/);
   });
 });
 

@@ -16,6 +16,7 @@ import { join, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { PipelineError } from "../src/lib/errors.js";
 import { formatShardPlan, formatShellArgs, planShards, validateShardOptions, type ShardPlan } from "../src/lib/shards.js";
+import { formatTimingCoverage, planTimingCoverage, type TimingCoverage } from "../src/lib/timing-coverage.js";
 import { parseTimings, parseTimingsOrWarn, resolveTimings, type Timings } from "../src/lib/timings.js";
 import { parseFlags, runCli, type CliIo } from "./args.js";
 
@@ -67,7 +68,7 @@ function readTimingsText(path: string): string {
 }
 
 /** The plan as the CLI prints it in JSON (`shards`, `lowerBoundSeconds`, `makespanSeconds`, ...). */
-export function planToJson(plan: ShardPlan, warnings: readonly string[]): object {
+export function planToJson(plan: ShardPlan, warnings: readonly string[], coverage?: TimingCoverage): object {
   return {
     shards: plan.shards.map((s) => ({ index: s.index, units: s.units, predictedSeconds: round(s.predictedSeconds) })),
     lowerBoundSeconds: round(plan.lowerBoundSeconds),
@@ -79,6 +80,7 @@ export function planToJson(plan: ShardPlan, warnings: readonly string[]): object
     unsplittable: plan.unsplittable.map((u) => ({ ...u, seconds: round(u.seconds) })),
     fileCount: plan.fileCount,
     estimatedCount: plan.estimatedCount,
+    ...(coverage ? { coverage } : {}),
     warnings,
   };
 }
@@ -113,6 +115,9 @@ export function runShardsCli(argv: readonly string[], io: Pick<CliIo, "stdout" |
   }
   const resolved = resolveTimings(timings, existing);
   for (const w of resolved.warnings) io.stderr(`warning: ${w}\n`);
+  const coverage = planTimingCoverage(timings, resolved);
+  // A fallback is said on stderr as well (stdout carries only the result): a guessed split is never silent.
+  if (coverage.fallback) io.stderr(`${formatTimingCoverage(coverage).split("\n").slice(1).join("\n")}\n`);
 
   const plan = planShards(resolved.files, {
     shards: flags.shards,
@@ -127,8 +132,8 @@ export function runShardsCli(argv: readonly string[], io: Pick<CliIo, "stdout" |
     if (s.units.length === 0) io.stderr(`warning: shard ${s.index} has nothing to run (more shards than units): skip it, do not run rspec without arguments\n`);
     return;
   }
-  if (flags.format === "text") io.stdout(`${formatShardPlan(plan)}\n`);
-  else io.stdout(`${JSON.stringify(planToJson(plan, resolved.warnings), null, 2)}\n`);
+  if (flags.format === "text") io.stdout(`${formatShardPlan(plan)}\n${formatTimingCoverage(coverage)}\n`);
+  else io.stdout(`${JSON.stringify(planToJson(plan, resolved.warnings, coverage), null, 2)}\n`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

@@ -20,14 +20,15 @@
 import { randomBytes } from "node:crypto";
 import type { Directory } from "@dagger.io/dagger";
 import type { STSClient } from "@aws-sdk/client-sts";
-import { assumeRole, createAwsClients } from "./aws/credentials.js";
-import type { RunCredentials } from "./credentials.js";
+import { createAwsClients } from "./aws/credential-provider.js";
+import { assumeRole } from "./aws/sts.js";
+import type { RunCredentials } from "./run-credentials.js";
 import { DaggerWorkspace, daggerGitAuth, DEFAULT_GIT_IMAGE } from "./infra-dagger.js";
 import { gitAuthConfig, redactUrl, type GitAuth } from "./infra/git-auth.js";
 import { applyInfraWriteBack, type WriteBackOptions, type WriteBackReport } from "./infra/write-back.js";
 import type { Workspace } from "./infra/workspace.js";
 import { buildAppImage, publishBuiltAppImage, readAwsInputs, type AppImageBuild } from "./images.js";
-import type { AwsCredentials } from "./lib/aws-credentials.js";
+import type { AwsCredentials } from "./lib/aws-credential-source.js";
 import type { EnvironmentConfig, PipelineConfig } from "./lib/config.js";
 import { errorDetail, PipelineError, ProblemsError, type ErrorCode, type Problem } from "./lib/errors.js";
 import { setHclAttributeInBytes } from "./lib/hcl.js";

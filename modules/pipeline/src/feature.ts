@@ -14,7 +14,7 @@
  *   sweep fails at the end); the report says what it kept.
  */
 import type { Directory } from "@dagger.io/dagger";
-import type { RunCredentials } from "./credentials.js";
+import type { RunCredentials } from "./run-credentials.js";
 import {
   assumeDeployRole,
   cloneInfraLive,

@@ -7,10 +7,10 @@
  * `/run/secrets/<images.githubTokenSecretId>`), registry passwords go to `withRegistryAuth`.
  */
 import { dag, type Container, type Directory, type Secret } from "@dagger.io/dagger";
-import { createAwsClients } from "./aws/credentials.js";
+import { createAwsClients } from "./aws/credential-provider.js";
 import { EcrRegistry, type EcrApi } from "./aws/ecr.js";
-import type { RunCredentials } from "./credentials.js";
-import type { AwsCredentialInputs } from "./lib/aws-credentials.js";
+import type { RunCredentials } from "./run-credentials.js";
+import type { AwsCredentialInputs } from "./lib/aws-credential-source.js";
 import { isEcr, registryHost, type PipelineConfig } from "./lib/config.js";
 import { errorMessage, PipelineError } from "./lib/errors.js";
 import {

@@ -12,7 +12,7 @@
  */
 import { argument, check, Container, Directory, File, func, object, Secret, Service } from "@dagger.io/dagger";
 import { refFromCheckout } from "./checkout.js";
-import { decodeSshKeySecret, type RunCredentials } from "./credentials.js";
+import { decodeSshKeySecret, type RunCredentials } from "./run-credentials.js";
 import { runDeploy } from "./deploy.js";
 import { runFeatureSweep, runFeatureTeardownOf } from "./feature.js";
 import { buildAppImage, publishAppImage, publishBaseImage } from "./images.js";
@@ -21,6 +21,7 @@ import { decryptEnvSecret, encryptValueToken, runCheckEnv } from "./secrets.js";
 import { serveApp } from "./serve.js";
 import { TestReport } from "./test-report.js";
 import { checkExportedReport, mergeTimingsFrom } from "./test-results.js";
+import { TestStrategy } from "./test-strategy.js";
 import { runLint, runTests } from "./test-suite.js";
 
 /**
@@ -237,6 +238,9 @@ export class Pipeline {
    * Example: dagger call test --shards 8 report export --path test_results
    * Example: dagger call test --shards $CIRCLE_NODE_TOTAL --shard-index $CIRCLE_NODE_INDEX report export --path test_results
    * Example: dagger call test --shards 8 check
+   * Example: dagger call test --shards 8 --retries 2 check --fail-on-flaky
+   * Example: dagger call test --only-failures --previous ./test_results check
+   * Example: dagger call test --shards 8 --strategy queue check
    */
   @func()
   async test(
@@ -248,8 +252,16 @@ export class Pipeline {
     shardIndex?: number,
     /** Previous timings: timings.json from an earlier run, a JUnit XML, a knapsack report or a parallel_tests log. Default: the restored test.timingsCacheFile (.pipeline/timings.json), else the committed test.timingsFile, else file sizes. */
     timings?: File,
+    /** Rerun each shard's failed examples in a fresh process up to this many times; an example that then passes is reported flaky, never passed (Example: dagger call test --retries 2 check). */
+    retries = 0,
+    /** Run only the examples that failed in --previous, by example id (Example: dagger call test --only-failures --previous ./test_results check). */
+    onlyFailures = false,
+    /** The report directory of an earlier run (exported with `report export --path test_results`), or a folder of its JUnit XML; read with --only-failures. */
+    previous?: Directory,
+    /** `static`: each shard runs its list from the timing plan (works with --shard-index across CI nodes); `queue`: the shards pull batches, longest first, from one queue service in this engine, so a slow shard takes less (Example: dagger call test --shards 8 --strategy queue check). */
+    strategy: TestStrategy = TestStrategy.Static,
   ): Promise<TestReport> {
-    return runTests(source, { shards, shardIndex: shardIndex ?? -1, timings }, this.credentials());
+    return runTests(source, { shards, shardIndex: shardIndex ?? -1, timings, retries, onlyFailures, previous, strategy }, this.credentials());
   }
 
   /**
@@ -263,8 +275,10 @@ export class Pipeline {
   async checkTests(
     /** The folder test's report was exported to (Example: --report test_results). */
     report: Directory,
+    /** Also fail when an example was flaky (failed, then passed on a retry); default false (Example: dagger call check-tests --report test_results --fail-on-flaky). */
+    failOnFlaky = false,
   ): Promise<string> {
-    return checkExportedReport(report);
+    return checkExportedReport(report, failOnFlaky);
   }
 
   /**

@@ -4,7 +4,7 @@
  * exists, so the plan says which path `base-image` will take.
  */
 import type { Directory } from "@dagger.io/dagger";
-import type { RunCredentials } from "./credentials.js";
+import type { RunCredentials } from "./run-credentials.js";
 import { registryFor, type ImageDeps } from "./images.js";
 import { formatPlan, parsePlanFormat } from "./lib/plan-format.js";
 import { planPipeline, type PlanInput } from "./lib/plan.js";

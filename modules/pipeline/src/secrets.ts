@@ -10,9 +10,9 @@
  * `checkEnvFiles(source, config)` is the plain function `plan` and `deploy` call first.
  */
 import { dag, type Directory, type Secret } from "@dagger.io/dagger";
-import { createAwsClients } from "./aws/credentials.js";
+import { createAwsClients } from "./aws/credential-provider.js";
 import { decryptEnvFile, encryptValue, kmsPort, type KmsPort } from "./aws/kms.js";
-import { hasAwsCredentials, type RunCredentials } from "./credentials.js";
+import { hasAwsCredentials, type RunCredentials } from "./run-credentials.js";
 import { readAwsInputs } from "./images.js";
 import { ENVIRONMENT_NAMES, type EnvironmentName, type PipelineConfig } from "./lib/config.js";
 import { checkEnvFiles as checkEnvFilesPure, envFilePath, formatEnvCheckReport } from "./lib/env-check.js";

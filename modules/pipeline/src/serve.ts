@@ -15,7 +15,7 @@
  *   user name, no secrets; `bin/env` lets set variables win over the file, as Kubernetes env does.
  */
 import { dag, type Container, type Directory, type Secret, type Service } from "@dagger.io/dagger";
-import type { RunCredentials } from "./credentials.js";
+import type { RunCredentials } from "./run-credentials.js";
 import type { BuildArgValue } from "./lib/image-build.js";
 import { planBaseImageBuild } from "./lib/image-build.js";
 import type { EnvironmentName, PipelineConfig } from "./lib/config.js";

@@ -19,7 +19,7 @@ import { spawn } from "node:child_process";
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { dag, ExistsType, ReturnType, type Container, type Directory, type Secret } from "@dagger.io/dagger";
-import type { AwsCredentials } from "./lib/aws-credentials.js";
+import type { AwsCredentials } from "./lib/aws-credential-source.js";
 import {
   CHECKOUT_MOUNT,
   summarizeTerragrunt,

@@ -11,7 +11,7 @@ import { mergeNodeTimings } from "./lib/node-timings.js";
 import { parseTestOutcome, TEST_OUTCOME_FILE } from "./lib/test-outcome.js";
 import { TestReport } from "./test-report.js";
 
-export async function checkExportedReport(report: Directory): Promise<string> {
+export async function checkExportedReport(report: Directory, failOnFlaky: boolean): Promise<string> {
   if (!(await report.exists(TEST_OUTCOME_FILE))) {
     throw new PipelineError("SOURCE_FILE_MISSING", `--report has no ${TEST_OUTCOME_FILE}: it is not a folder test's report was exported to`, {
       hint: "export it first: dagger call test ... report export --path test_results, then dagger call check-tests --report test_results",
@@ -19,7 +19,7 @@ export async function checkExportedReport(report: Directory): Promise<string> {
   }
   const outcome = parseTestOutcome(await report.file(TEST_OUTCOME_FILE).contents(), `--report: ${TEST_OUTCOME_FILE}`);
   const summary = (await report.exists("summary.txt")) ? await report.file("summary.txt").contents() : `${outcome.failures} failed example(s), ${outcome.brokenShards} broken shard(s)`;
-  return new TestReport(report, summary, outcome.failures, outcome.brokenShards).check();
+  return new TestReport(report, summary, outcome.failures, outcome.brokenShards, outcome.flaky).check(failOnFlaky);
 }
 
 export async function mergeTimingsFrom(nodes: Directory): Promise<File> {

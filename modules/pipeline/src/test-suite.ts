@@ -7,16 +7,23 @@
  * the engine from merging identical services), runs the script from lib/shard-script.ts with
  * `expect: Any`, and the reports of all shards are merged by the pure lib/ functions.
  */
-import { CacheSharingMode, Container, dag, Directory, File, ReturnType } from "@dagger.io/dagger";
-import type { RunCredentials } from "./credentials.js";
+import { CacheSharingMode, Container, dag, Directory, File, ReturnType, type Service } from "@dagger.io/dagger";
+import type { RunCredentials } from "./run-credentials.js";
 import { baseImageContainer, buildSecrets } from "./images.js";
 import { planBaseImageBuild } from "./lib/image-build.js";
 import type { PipelineConfig } from "./lib/config.js";
 import { PipelineError } from "./lib/errors.js";
+import { readRetryReports } from "./lib/retries.js";
+import { validateTestFlags } from "./lib/test-options.js";
 import { formatShardScript } from "./lib/shard-script.js";
 import { formatNodeTimings } from "./lib/node-timings.js";
 import { formatTestOutcome, TEST_OUTCOME_FILE } from "./lib/test-outcome.js";
-import { planTestRun, summariseTestRun, type ShardOutcome, type TestRunPlan } from "./lib/test-run.js";
+import type { WorkerBatches } from "./lib/queue-plan.js";
+import { formatExamplesJson, planTestRun, summariseTestRun, type ShardOutcome, type TestRunPlan, type TestRunResult } from "./lib/test-run.js";
+import { QUEUE_PORT, readWorkerOutcome, runQueueWorkers } from "./test-queue.js";
+import { TestStrategy } from "./test-strategy.js";
+import { resolvePreviousFailures } from "./lib/only-failures.js";
+import { readPreviousReport } from "./previous-report.js";
 import { readConfig, readDependencyFiles } from "./source.js";
 import { TestReport } from "./test-report.js";
 
@@ -25,6 +32,13 @@ export interface TestOptions {
   /** -1: every shard in this call; otherwise only this one (CI parallelism across machines). */
   shardIndex: number;
   timings?: File;
+  /** Rerun each shard's failed examples in a fresh process up to this many times (0: no retries). */
+  retries?: number;
+  /** Run only the examples that failed in `previous` (`--only-failures --previous`). */
+  onlyFailures?: boolean;
+  previous?: Directory;
+  /** `static` (default): the plan's lists; `queue`: the shards pull batches from one queue service. */
+  strategy?: TestStrategy;
 }
 
 const OUT = "/pipeline/out";
@@ -72,27 +86,47 @@ async function readTestInputs(source: Directory, config: PipelineConfig, timings
 
 /** Run the shards (all, or one) and collect their reports. Never throws on failing examples. */
 export async function runTests(source: Directory, opts: TestOptions, credentials: RunCredentials = { aws: {} }): Promise<TestReport> {
+  const queue = opts.strategy === TestStrategy.Queue;
+  validateTestFlags({ retries: opts.retries ?? 0, queue, shardIndex: opts.shardIndex, onlyFailures: opts.onlyFailures ?? false, previous: opts.previous !== undefined });
   const config = await readConfig(source);
   const inputs = await readTestInputs(source, config, opts.timings);
-  const plan = planTestRun({ ...inputs, shards: opts.shards, shardIndex: opts.shardIndex });
+  const failed = opts.onlyFailures && opts.previous ? resolvePreviousFailures(await readPreviousReport(opts.previous)) : undefined;
+  const plan = planTestRun({ ...inputs, shards: opts.shards, shardIndex: opts.shardIndex, ...(failed ? { onlyExamples: failed.ids } : {}) });
+  plan.warnings.push(...(failed?.warnings ?? []));
   const runner = await testRunner(source, config, credentials);
-  const outcomes = await Promise.all(plan.selected.map((index) => runShard(runner, config, plan, index)));
-  const summary = summariseTestRun(plan, outcomes);
+  let summary: TestRunResult;
+  let outcomes: ShardOutcome[];
+  let extra: Record<string, string> = {};
+  if (queue) {
+    ({ summary, outcomes, extra } = await runQueueWorkers(runner, plan, (index, worker) => runShard(runner, config, plan, index, opts, worker)));
+  } else {
+    outcomes = await Promise.all(plan.selected.map((index) => runShard(runner, config, plan, index, opts)));
+    summary = summariseTestRun(plan, outcomes);
+  }
 
   let report = dag
     .directory()
     .withNewFile("junit/merged.xml", summary.mergedJUnit)
     .withNewFile("timings.json", summary.timingsJson)
     .withNewFile("summary.txt", summary.text)
-    .withNewFile("plan.json", JSON.stringify(plan.shardPlan, null, 2) + "\n")
-    .withNewFile(TEST_OUTCOME_FILE, formatTestOutcome(summary));
+    .withNewFile("plan.json", JSON.stringify({ ...plan.shardPlan, coverage: plan.coverage }, null, 2) + "\n")
+    .withNewFile(TEST_OUTCOME_FILE, formatTestOutcome({ ...summary, flaky: summary.flaky.length }));
+  report = report.withNewFile("examples.json", formatExamplesJson(summary.examples));
+  for (const [name, text] of Object.entries(extra)) report = report.withNewFile(name, text);
   for (const o of outcomes) report = report.withNewFile(`junit/shard-${o.index}.xml`, o.junit);
   for (const node of formatNodeTimings(plan.shardPlan, outcomes)) report = report.withNewFile(node.path, node.text);
   console.log(summary.text);
-  return new TestReport(report, summary.text, summary.failures, summary.brokenShards);
+  return new TestReport(report, summary.text, summary.failures, summary.brokenShards, summary.flaky.length);
 }
 
-async function runShard(runner: Container, config: PipelineConfig, plan: TestRunPlan, index: number): Promise<ShardOutcome> {
+async function runShard(
+  runner: Container,
+  config: PipelineConfig,
+  plan: TestRunPlan,
+  index: number,
+  opts: TestOptions,
+  queue?: { service: Service; worker: string },
+): Promise<ShardOutcome & { workerBatches?: WorkerBatches }> {
   const shard = plan.shardPlan.shards[index];
   const label = `shard-${index}-of-${plan.shardPlan.shards.length}`;
   // The label makes each shard's services distinct; identical definitions would be merged into one.
@@ -112,14 +146,17 @@ async function runShard(runner: Container, config: PipelineConfig, plan: TestRun
   const script = formatShardScript({
     shardIndex: index,
     shardCount: plan.shardPlan.shards.length,
-    units: shard.units,
-    catchAll: plan.catchAll[index],
+    // A queue worker takes its work from the queue (whose last batch is the catch-all), not from the plan.
+    units: queue ? [] : shard.units,
+    catchAll: queue ? undefined : plan.catchAll[index],
     setupCommands: config.test.setupCommands,
     outDir: OUT,
     postgres: { host: "postgres", port: 5432 },
     redis: { host: "redis", port: 6379 },
+    retries: opts.retries ?? 0,
+    ...(queue ? { queue: { host: "queue", port: QUEUE_PORT, worker: queue.worker } } : {}),
   });
-  const ran = runner
+  const ran = (queue ? runner.withServiceBinding("queue", queue.service) : runner)
     .withServiceBinding("postgres", postgres)
     .withServiceBinding("redis", redis)
     .withEnvVariable("RAILS_ENV", "test")
@@ -133,7 +170,9 @@ async function runShard(runner: Container, config: PipelineConfig, plan: TestRun
   const entries = await out.entries();
   const read = async (name: string) => (entries.includes(name) ? out.file(name).contents() : undefined);
   const [junit, rspecJson, seconds] = await Promise.all([read("junit.xml"), read("rspec.json"), read("seconds")]);
-  return { index, exitCode, output: stdout, junit: junit ?? "", rspecJson, seconds: seconds === undefined ? undefined : Number(seconds) };
+  const retries = await readRetryReports(read);
+  const outcome = { index, exitCode, output: stdout, junit: junit ?? "", rspecJson, seconds: seconds === undefined ? undefined : Number(seconds), ...retries };
+  return queue ? readWorkerOutcome(outcome, queue.worker, read) : outcome;
 }
 
 /** Run the configured linter (rubocop) in the same image the tests use. */

@@ -4,11 +4,13 @@
  * `AWS:<password>` token). The token is fetched at most once per run (again only if it expired),
  * turned into a secret at once by the injected `toSecret`, and never printed.
  *
- * The client is injected (`new ECRClient({ region, credentials })` in production, aws-sdk-client-mock
- * in tests); every AWS failure becomes a PipelineError naming the registry and what to check.
+ * The client is injected (`createAwsClients(...).ecr()` in production, whose redaction has removed
+ * every credential from AWS's text; aws-sdk-client-mock in tests); every AWS failure becomes a
+ * PipelineError naming the registry and what to check, quoting one line of AWS's text at most.
  */
 import { DescribeImagesCommand, GetAuthorizationTokenCommand, type ECRClient } from "@aws-sdk/client-ecr";
 import { PipelineError } from "../lib/errors.js";
+import { awsErrorName, awsErrorText, CREDENTIAL_ERRORS, EXPIRED_ERRORS } from "./aws-errors.js";
 import type { ImageLookup, ImageRegistry, RegistryLogin } from "../registry/types.js";
 
 /** The one method of the SDK client used here, so tests and callers can pass any ECRClient. */
@@ -65,7 +67,7 @@ export class EcrRegistry<S> implements ImageRegistry<S> {
       const detail = out.imageDetails?.find((d) => d.imageTags?.includes(tag)) ?? out.imageDetails?.[0];
       return detail ? { exists: true, digest: detail.imageDigest } : { exists: false };
     } catch (err) {
-      if (errorName(err) === "ImageNotFoundException") return { exists: false };
+      if (awsErrorName(err) === "ImageNotFoundException") return { exists: false };
       throw this.mapError(err, "ecr:DescribeImages", repository);
     }
   }
@@ -114,20 +116,6 @@ export class EcrRegistry<S> implements ImageRegistry<S> {
   }
 }
 
-function errorName(err: unknown): string {
-  return (err as { name?: string })?.name ?? "";
-}
-
-const EXPIRED = new Set(["ExpiredTokenException", "ExpiredToken", "RequestExpired", "TokenRefreshRequired"]);
-const BAD_CREDENTIALS = new Set([
-  "UnrecognizedClientException",
-  "InvalidClientTokenId",
-  "InvalidSignatureException",
-  "SignatureDoesNotMatch",
-  "IncompleteSignature",
-  "MissingAuthenticationToken",
-  "CredentialsProviderError",
-]);
 const DENIED = new Set(["AccessDeniedException", "AccessDenied", "UnauthorizedOperation"]);
 const NETWORK = new Set(["ENOTFOUND", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EAI_AGAIN", "TimeoutError", "EHOSTUNREACH"]);
 
@@ -137,9 +125,9 @@ export function mapEcrError(
   ctx: { action: string; host: string; region: string; accountId: string; repository?: string },
 ): PipelineError {
   if (err instanceof PipelineError) return err;
-  const name = errorName(err);
+  const name = awsErrorName(err);
   const code = (err as { code?: string })?.code ?? "";
-  const detail = `${name || code || "Error"}: ${(err as Error)?.message ?? String(err)}`;
+  const detail = `${name}: ${awsErrorText(err)}`;
   const where = `ECR registry ${ctx.host}`;
   if (name === "RepositoryNotFoundException") {
     return new PipelineError("REGISTRY_REPOSITORY_MISSING", `${where} has no repository ${ctx.repository ?? "(unknown)"} (account ${ctx.accountId}, region ${ctx.region})`, {
@@ -147,14 +135,14 @@ export function mapEcrError(
       cause: err,
     });
   }
-  if (EXPIRED.has(name)) {
+  if (EXPIRED_ERRORS.has(name)) {
     return new PipelineError("AWS_CREDENTIALS_INVALID", `${where}: the AWS credentials used for ${ctx.action} have expired (${name})`, {
       hint: "refresh the session (aws sso login, or a new CI OIDC token) and pass the new --session-token / credentials",
       cause: err,
     });
   }
-  if (BAD_CREDENTIALS.has(name)) {
-    return new PipelineError("AWS_CREDENTIALS_INVALID", `${where}: AWS rejected the credentials used for ${ctx.action} (${name})`, {
+  if (name in CREDENTIAL_ERRORS) {
+    return new PipelineError("AWS_CREDENTIALS_INVALID", `${where}: AWS rejected the credentials used for ${ctx.action}: ${CREDENTIAL_ERRORS[name]} (${name})`, {
       hint: "check with-aws-credentials (access key id, secret key, session token belong together) or with-aws-web-identity",
       cause: err,
     });

@@ -5,7 +5,9 @@
  * `@aws-sdk/client-kms`. `decryptEnvFile` decrypts each distinct token once, at most
  * `concurrency` at a time (default 8), retries throttling with bounded exponential backoff, and
  * reports every failure at once, naming the KEY, `file:line` and what to check. Plaintext never
- * enters a message, a log line or an error: this module does not log at all.
+ * enters a message, a log line or an error: this module does not log at all, and the client comes
+ * from `createAwsClients`, whose redaction (`redaction.ts`) has removed every credential and every
+ * plaintext sent or received from AWS's text before it gets here.
  */
 import { DecryptCommand, EncryptCommand, type KMSClient } from "@aws-sdk/client-kms";
 import { PipelineError, ProblemsError, type Problem } from "../lib/errors.js";
@@ -22,7 +24,7 @@ import {
   type EnvEntry,
   type EnvFile,
 } from "../lib/env-file.js";
-import { awsErrorName, awsErrorText } from "./credentials.js";
+import { awsErrorName, awsErrorText, isCredentialError } from "./aws-errors.js";
 
 /** The two KMS operations env files need. */
 export interface KmsPort {
@@ -94,17 +96,6 @@ const RETRYABLE = new Set([
   "KeyUnavailableException",
 ]);
 
-/** Errors that mean the credentials themselves are bad: every token fails the same way. */
-const CREDENTIAL_ERRORS = new Set([
-  "UnrecognizedClientException",
-  "InvalidSignatureException",
-  "ExpiredTokenException",
-  "ExpiredToken",
-  "InvalidClientTokenId",
-  "MissingAuthenticationToken",
-  "CredentialsProviderError",
-]);
-
 /**
  * Decrypt every token of `file` and return the file with plaintext values (render it with
  * `formatEnvFile`). Throws ENV_FILE_INVALID for invalid tokens (before any KMS call),
@@ -140,10 +131,10 @@ export async function decryptEnvFile(file: EnvFile, kms: KmsPort, options: Decry
 
   if (failures.length > 0) {
     // A refused credential or role fails every token the same way: say it once.
-    const shared = failures.find((f) => f.err instanceof PipelineError || CREDENTIAL_ERRORS.has(awsErrorName(f.err)));
+    const shared = failures.find((f) => f.err instanceof PipelineError || isCredentialError(f.err));
     if (shared) {
       if (shared.err instanceof PipelineError) throw shared.err;
-      throw new PipelineError("AWS_CREDENTIALS_INVALID", `KMS refused the credentials while decrypting ${file.path} (${awsErrorName(shared.err)}: ${awsErrorText(shared.err, [])})`, {
+      throw new PipelineError("AWS_CREDENTIALS_INVALID", `KMS refused the credentials while decrypting ${file.path} (${awsErrorName(shared.err)}: ${awsErrorText(shared.err)})`, {
         hint: "pass fresh AWS credentials (for temporary keys, the session token of the same session)",
         cause: shared.err,
       });
@@ -195,7 +186,7 @@ export async function encryptValue(kms: KmsPort, keyId: string, plaintext: strin
   } catch (err) {
     if (err instanceof PipelineError) throw err;
     const name = awsErrorName(err);
-    const detail = `${name}: ${awsErrorText(err, [value])}`;
+    const detail = `${name}: ${awsErrorText(err)}`;
     const region = options.region ? ` in ${options.region}` : "";
     const env = options.environment ?? "<env>";
     const [message, hint] =
@@ -207,10 +198,10 @@ export async function encryptValue(kms: KmsPort, keyId: string, plaintext: strin
             ? [`KMS key ${keyId} is disabled or pending deletion`, "enable the key (or cancel its deletion) in the KMS console"]
             : RETRYABLE.has(name)
               ? [`KMS kept refusing (${name}) after ${attempts} attempts`, "retry in a minute"]
-              : CREDENTIAL_ERRORS.has(name)
+              : isCredentialError(err)
                 ? [`KMS refused the credentials`, "pass fresh AWS credentials"]
                 : [`encrypting with ${keyId}${region} failed`, "the error name above says what KMS refused"];
-    throw new PipelineError(CREDENTIAL_ERRORS.has(name) ? "AWS_CREDENTIALS_INVALID" : "KMS_ENCRYPT_FAILED", `${message} (${detail})`, { hint, cause: err });
+    throw new PipelineError(isCredentialError(err) ? "AWS_CREDENTIALS_INVALID" : "KMS_ENCRYPT_FAILED", `${message} (${detail})`, { hint, cause: err });
   }
 }
 
@@ -255,7 +246,7 @@ export function isRetryable(err: unknown): boolean {
 /** What went wrong with one token, and what to check. Never includes the value. */
 export function describeDecryptFailure(err: unknown, attempts: number, ctx: KmsContext): { message: string; hint: string } {
   const name = awsErrorName(err);
-  const detail = `${name}: ${awsErrorText(err, [])}`;
+  const detail = `${name}: ${awsErrorText(err)}`;
   const region = ctx.region ? ` ${ctx.region}` : "";
   const env = ctx.environment ?? "<env>";
   const key = ctx.keyId ? ` (${ctx.keyId})` : "";

@@ -2,7 +2,7 @@
  * Turn the text of `pipeline.json` / `pipeline.yaml` into a validated config. Pure: the caller
  * reads the file (and lists which of the names exist).
  */
-import { parse as parseYaml } from "yaml";
+import { parseDocument } from "yaml";
 import { PipelineError } from "./errors.js";
 import { parseConfig, type PipelineConfig } from "./config.js";
 
@@ -26,7 +26,7 @@ export function parseConfigText(text: string | undefined, source = "pipeline.jso
   const yaml = /\.ya?ml$/.test(source);
   let raw: unknown;
   try {
-    raw = yaml ? parseYaml(text) : JSON.parse(text);
+    raw = yaml ? parseYamlText(text) : JSON.parse(text);
   } catch (err) {
     const where = (err as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
     const at = where ? `:${where.line}:${where.col}` : "";
@@ -37,5 +37,13 @@ export function parseConfigText(text: string | undefined, source = "pipeline.jso
       cause: err,
     });
   }
-  return parseConfig(raw ?? undefined, source);
+  // An explicit `null` is refused (parseConfig), not taken as "no config": `{}` keeps every default.
+  return parseConfig(raw, source);
+}
+
+/** A YAML document with nothing in it (comments only) means no settings: undefined, not null. */
+function parseYamlText(text: string): unknown {
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) throw doc.errors[0];
+  return doc.contents === null ? undefined : doc.toJS();
 }

@@ -213,7 +213,8 @@ export const DEFAULT_CONFIG: PipelineConfig = {
     destroyArgs: ["destroy", "--terragrunt-working-dir", "{dir}", "-input=false", "-auto-approve"],
   },
   secrets: {
-    secretKeyPatterns: ["PASSWORD", "TOKEN", "SECRET", "KEY", "CREDENTIAL", "PRIVATE"],
+    // PASS/PASSWD/PWD/PASSPHRASE, AUTH, BEARER and SALT: names of secrets the first six missed (DB_PASS, *_SALT).
+    secretKeyPatterns: ["PASSWORD", "PASSWD", "PASSPHRASE", "PASS", "PWD", "TOKEN", "SECRET", "KEY", "CREDENTIAL", "PRIVATE", "AUTH", "BEARER", "SALT"],
     plaintextAllowList: [],
   },
 };
@@ -235,9 +236,16 @@ const HINTS: Record<string, string> = {
 export function parseConfig(raw: unknown, source = "pipeline.json"): PipelineConfig {
   if (raw !== undefined && (typeof raw !== "object" || raw === null || Array.isArray(raw))) {
     throw new ProblemsError("CONFIG_INVALID", `${source} is invalid`, [
-      { path: "(root)", message: "expected an object", hint: "write the config as a JSON object: { ... }" },
+      {
+        path: "(root)",
+        message: `expected an object, got ${raw === null ? "null" : Array.isArray(raw) ? "an array" : typeof raw}`,
+        hint: "write the config as an object ({} keeps every default), or delete the file",
+      },
     ]);
   }
+  // Before merging: merging is where a `__proto__` key would set a value through the prototype.
+  const prototypeKeys = prototypeKeyProblems(raw);
+  if (prototypeKeys.length > 0) throw new ProblemsError("CONFIG_INVALID", `${source} is invalid`, prototypeKeys);
   const merged = deepMerge(DEFAULT_CONFIG, raw ?? {});
   const result = configSchema.safeParse(merged);
   const problems: Problem[] = result.success ? [] : result.error.issues.map(toProblem);
@@ -307,6 +315,41 @@ function duplicates(names: string[], path: string): Problem[] {
   return [...new Set(dup)].map((n) => ({ path, message: `unit ${n} is listed twice`, hint: "give each unit a distinct name" }));
 }
 
+/**
+ * Keys that reach an object's prototype: `JSON.parse` and the YAML parser keep `__proto__` as an
+ * own key, and copying it onto another object (a merge) replaces that object's prototype, so
+ * `{"registry":{"__proto__":{"host":"evil.example.com:5000"}}}` would make every image point
+ * elsewhere while passing strict validation. No config key is named like this, so all three are
+ * refused wherever they appear.
+ */
+export const PROTOTYPE_KEYS: readonly string[] = ["__proto__", "constructor", "prototype"];
+
+/** Every prototype key in a parsed config, with its path (iterative: nesting depth is the input's). */
+export function prototypeKeyProblems(raw: unknown): Problem[] {
+  const problems: Problem[] = [];
+  const pending: Array<{ value: unknown; path: PropertyKey[] }> = [{ value: raw, path: [] }];
+  while (pending.length > 0) {
+    const { value, path } = pending.pop()!;
+    if (typeof value !== "object" || value === null) continue;
+    if (Array.isArray(value)) {
+      value.forEach((item, i) => pending.push({ value: item, path: [...path, i] }));
+      continue;
+    }
+    for (const key of Object.keys(value)) {
+      if (PROTOTYPE_KEYS.includes(key)) {
+        problems.push({
+          path: formatPath([...path, key]),
+          message: `the key ${key} is not allowed (it would change the prototype of the object it is merged into)`,
+          hint: "remove it; no pipeline setting has this name",
+        });
+        continue;
+      }
+      pending.push({ value: (value as Record<string, unknown>)[key], path: [...path, key] });
+    }
+  }
+  return problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -315,7 +358,11 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function deepMerge<T>(base: T, override: unknown): T {
   if (!isPlainObject(base) || !isPlainObject(override)) return (override === undefined ? base : override) as T;
   const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(override)) out[k] = k in base ? deepMerge((base as Record<string, unknown>)[k], v) : v;
+  for (const [k, v] of Object.entries(override)) {
+    // Defined, not assigned: even a key parseConfig would refuse cannot reach the prototype here.
+    const value = Object.hasOwn(base, k) ? deepMerge((base as Record<string, unknown>)[k], v) : v;
+    Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+  }
   return out as T;
 }
 

@@ -13,15 +13,21 @@
  * - a whole word matches, also in the plural: `API_KEY`, `SECRET_KEY_BASE`, `GOOGLE_CREDENTIALS`;
  * - a word that ENDS with a pattern matches (names glued together): `APIKEY`, `DBPASSWORD`,
  *   `authToken`; a word that merely starts with one does not: `KEYBOARD_LAYOUT`, `TOKENIZER_MODE`.
- *   (So `MONKEY_MODE` matches: allow-list it; a false alarm costs one line, a miss leaks a secret.)
+ *   (So `MONKEY_PATCH` matches: allow-list it; a false alarm costs one line, a miss leaks a secret.)
  * - not a secret: a match right after `PUBLIC`/`PUBLISHABLE` (`STRIPE_PUBLISHABLE_KEY`), or a key
  *   whose LAST word, after the last match, names data about the secret rather than the secret:
  *   `AWS_ACCESS_KEY_ID`, `KMS_KEY_ARN`, `TOKEN_TTL`, `PASSWORD_MIN_LENGTH`, `PRIVATE_KEY_PATH`
  *   (see `NON_SECRET_QUALIFIERS`). `SECRET_KEY_BASE` and `GITHUB_TOKEN_RW` stay secret.
  * Multi-word patterns (`API_KEY`) match as consecutive words.
+ *
+ * In the encrypted environments the VALUE is checked too, whatever the key's name
+ * (`secret-shapes.ts`): a URL with a password or a key as its user, a secret-looking `name=value`
+ * pair (`?token=`, `password=` in a DSN), a private PEM block; and a secret-looking key that holds
+ * a token must not keep plaintext around it (`pw-kmscrypt::...`), except inside a URL.
  */
 import { ProblemsError, type Problem } from "./errors.js";
-import { byLine, envLocation, scanEnvFile, tokenProblems, validateCiphertext, type EnvFile } from "./env-file.js";
+import { byLine, envLocation, scanEnvFile, tokenProblems, validateCiphertext, type EnvEntry, type EnvFile } from "./env-file.js";
+import { findSecretShapes, plaintextAroundTokens, SECRET_PARAMETER_PATTERNS } from "./secret-shapes.js";
 
 /** Environments whose env files must not hold plaintext secrets. */
 export const ENCRYPTED_ENVIRONMENTS: readonly string[] = ["stage", "prod"];
@@ -33,7 +39,11 @@ export const NON_SECRET_QUALIFIERS: readonly string[] = [
   "TTL", "EXPIRY", "EXPIRES", "EXPIRATION", "LIFETIME", "TIMEOUT", "SECONDS", "MINUTES", "HOURS", "DAYS",
   "LENGTH", "SIZE", "BITS", "COUNT", "LIMIT",
   "ENABLED", "DISABLED", "REQUIRED", "HEADER", "PARAM", "TYPE", "ALGORITHM", "ALG", "FORMAT", "VERSION", "PREFIX",
+  "MODE", "PROVIDER", "METHOD", "STRATEGY", "SCHEME", "USER", "USERNAME", "DOMAIN", "ISSUER", "AUDIENCE", "REALM",
 ];
+
+/** Words that end with a pattern but name no secret: `CACHE_BYPASS` is not a `PASS`. */
+export const NOT_SECRET_WORDS: readonly string[] = ["BYPASS", "COMPASS", "SURPASS", "TRESPASS", "OVERPASS", "UNDERPASS"];
 
 /** Words that make the match right after them public: `PUBLIC_KEY`, `STRIPE_PUBLISHABLE_KEY`. */
 export const PUBLIC_MARKERS: readonly string[] = ["PUBLIC", "PUBLISHABLE"];
@@ -57,7 +67,10 @@ export interface EnvCheckProblem extends Problem {
 
 /** True when `key` looks like it names a secret (see the module comment for the rules). */
 export function looksSecret(key: string, patterns: readonly string[]): boolean {
-  const words = key.toUpperCase().split("_").filter((w) => w !== "");
+  const words = key
+    .toUpperCase()
+    .split("_")
+    .filter((w) => w !== "" && !NOT_SECRET_WORDS.includes(w));
   let lastHit = -1;
   for (const pattern of patterns) {
     const pw = pattern.toUpperCase().split("_").filter((w) => w !== "");
@@ -104,8 +117,8 @@ export function checkEnvFile(file: EnvFile, options: EnvCheckOptions): EnvCheckP
   const problems: EnvCheckProblem[] = tokenProblems(file).map((p) => ({ ...p, code: "ENV_FILE_INVALID" as const }));
   const encrypted = (options.encryptedEnvironments ?? ENCRYPTED_ENVIRONMENTS).includes(options.environment);
   for (const entry of file.entries) {
-    if (entry.tokens.length > 0 || isEmptyValue(entry.value)) continue;
-    if (looksLikeBareCiphertext(entry.value)) {
+    if (isEmptyValue(entry.value)) continue;
+    if (entry.tokens.length === 0 && looksLikeBareCiphertext(entry.value)) {
       // Deployed as is, the app would see the ciphertext itself: nothing decrypts a bare blob.
       problems.push({
         code: "ENV_FILE_INVALID",
@@ -115,19 +128,35 @@ export function checkEnvFile(file: EnvFile, options: EnvCheckOptions): EnvCheckP
       });
       continue;
     }
-    if (!encrypted) continue;
-    if (options.allowList.includes(entry.key)) continue;
-    if (!looksSecret(entry.key, options.patterns)) continue;
+    if (!encrypted || options.allowList.includes(entry.key)) continue;
+    const why = plaintextSecret(entry, options.patterns);
+    if (why === undefined) continue;
     problems.push({
       code: "ENV_FILE_PLAINTEXT_SECRET",
       path: envLocation(file, entry),
-      message: `${entry.key} looks secret but holds a plaintext value (${options.environment} env files must encrypt secrets)`,
+      message: `${entry.key} ${why} (${options.environment} env files must encrypt secrets)`,
       hint:
         `export ${entry.key}=<the value>; run dagger call encrypt-value --env ${options.environment} --value env:${entry.key} ` +
-        `and replace the value with the kmscrypt:: token it prints; or, if it is not a secret, add ${entry.key} to secrets.plaintextAllowList`,
+        `and replace the value (or the secret part of it) with the kmscrypt:: token it prints; or, if it is not a secret, add ${entry.key} to secrets.plaintextAllowList`,
     });
   }
   return problems.sort(byLine);
+}
+
+/** Why an entry holds a plaintext secret (a phrase after its key), or undefined. Never quotes the value. */
+function plaintextSecret(entry: EnvEntry, patterns: readonly string[]): string | undefined {
+  const secretKey = looksSecret(entry.key, patterns);
+  const valid = entry.tokens.filter((t) => t.invalid === undefined);
+  // An invalid token is reported by tokenProblems; do not call the same value plaintext as well.
+  if (valid.length < entry.tokens.length) return undefined;
+  if (secretKey && valid.length === 0) return "looks secret but holds a plaintext value";
+  const around = secretKey ? plaintextAroundTokens(entry.value, valid) : 0;
+  if (around > 0) {
+    return `looks secret but keeps ${around} plaintext character${around === 1 ? "" : "s"} beside its kmscrypt:: token (only the token is encrypted)`;
+  }
+  const nameLooksSecret = (name: string) => looksSecret(name, [...patterns, ...SECRET_PARAMETER_PATTERNS]);
+  const shapes = findSecretShapes(entry.value, valid, nameLooksSecret);
+  return shapes.length > 0 ? `holds ${shapes.join(" and ")}` : undefined;
 }
 
 /** Scan the text and check it: syntax problems, invalid tokens and plaintext secrets together. */

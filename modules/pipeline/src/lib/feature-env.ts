@@ -10,7 +10,7 @@
 import { imageRepository, type FeatureUnitConfig, type PipelineConfig } from "./config.js";
 import { errorDetail, PipelineError, ProblemsError, type Problem } from "./errors.js";
 import { assertHclExpression, formatHclString } from "./hcl.js";
-import { parseFeatureName } from "./refs.js";
+import { parseExistingFeatureName, parseFeatureName } from "./refs.js";
 
 /** Everything one generated terragrunt.hcl says; the template is a pure function of this. */
 export interface FeatureUnitTemplate {
@@ -56,7 +56,8 @@ export interface FeatureEnvInput {
 
 /** `<feature.unitsRoot>/<name>`: the folder that holds every unit of one feature environment. */
 export function featureEnvRoot(config: PipelineConfig, featureName: string): string {
-  return `${config.feature.unitsRoot}/${parseFeatureName(featureName)}`;
+  // Only path safety here: teardown must reach folders made before the DNS rules (parseFeatureName).
+  return `${config.feature.unitsRoot}/${parseExistingFeatureName(featureName)}`;
 }
 
 export function featureUnitDir(config: PipelineConfig, featureName: string, unit: string): string {
@@ -73,7 +74,7 @@ export function featureServiceName(featureName: string, unit: string): string {
  * for a bad name and CONFIG_INVALID (every problem, with its config path) for bad extra inputs.
  */
 export function planFeatureFiles(config: PipelineConfig, input: FeatureEnvInput): FeatureUnitFile[] {
-  const featureName = parseFeatureName(input.featureName);
+  const featureName = parseFeatureName(input.featureName, "feature name", config.feature.units.map((u) => u.name));
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(input.appTag)) {
     throw new PipelineError("ARGUMENT_INVALID", `app image tag ${JSON.stringify(input.appTag)} is not a valid image tag`, {
       hint: "use feat-<name>-<sha7> as produced by featureImageTag()",

@@ -129,13 +129,79 @@ export function parseAuthChallenge(header: string): AuthChallenge {
   return { scheme: scheme === "bearer" ? "bearer" : scheme === "basic" ? "basic" : "other", params };
 }
 
-/** The token URL for a bearer challenge; the scope defaults to pulling the repository. */
-export function tokenUrl(challenge: AuthChallenge, repository: string): string {
-  const realm = challenge.params.realm;
-  if (!realm) throw new PipelineError("REGISTRY_AUTH_FAILED", "the registry sent a Bearer challenge without a realm", {
-    hint: "check that the registry host is right; a proxy may be rewriting WWW-Authenticate",
-  });
-  const url = new URL(realm);
+/** The origin the distribution API is spoken to: scheme and host[:port] (Docker Hub: registry-1.docker.io). */
+export interface RegistryOrigin {
+  scheme: "http" | "https";
+  /** host[:port] as in a URL (`URL.host`). */
+  host: string;
+}
+
+export function registryOrigin(host: string, scheme?: "http" | "https"): RegistryOrigin {
+  const url = new URL(registryBaseUrl(host, scheme));
+  return { scheme: url.protocol === "http:" ? "http" : "https", host: url.host };
+}
+
+function untrustedRealm(registry: RegistryOrigin, why: string, hint: string): PipelineError {
+  return new PipelineError("REGISTRY_AUTH_CHALLENGE_INVALID", `registry ${registry.host} sent a Bearer challenge whose realm ${why}; no credentials were sent`, { hint });
+}
+
+/**
+ * Where a Bearer challenge may send the registry credentials (Basic auth on the token request).
+ *
+ * Docker's and containerd's clients send them to whatever realm the registry names
+ * (containerd core/remotes/docker/authorizer.go: credentials are looked up by the registry host and
+ * sent to the challenge's realm unchecked). go-containerregistry now binds the realm to the
+ * registry (pkg/v1/remote/transport/bearer.go `validateRealmURL`: https, or http only for an insecure
+ * registry; the realm's domain must be the registry's). This follows it, a little tighter:
+ * - the registry host itself (same host and port), over https, or over http only when the
+ *   registry itself is spoken to over http (loopback registries);
+ * - or, over https only, a DNS name in the registry's own parent domain: the parent itself or a
+ *   sibling (`registry-1.docker.io` -> `auth.docker.io`, `registry.gitlab.com` -> `gitlab.com`),
+ *   when that parent has at least two labels (`ghcr.io` trusts only `ghcr.io`);
+ * - never an IP literal other than the registry's, a realm with user:password, or a non-URL.
+ */
+export function trustedTokenRealm(realm: string | undefined, registry: RegistryOrigin): URL {
+  if (!realm) {
+    throw untrustedRealm(registry, "is missing", "check that the registry host is right; a proxy may be rewriting WWW-Authenticate");
+  }
+  let url: URL;
+  try {
+    url = new URL(realm);
+  } catch {
+    throw untrustedRealm(registry, `${JSON.stringify(realm.slice(0, 100))} is not a URL`, "check that the registry host is right; its token service must be an absolute https:// URL");
+  }
+  const fixHost = `use the registry's own token service, or point pipeline.json registry.host at the registry whose token service this is`;
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw untrustedRealm(registry, `uses ${url.protocol}, not https`, fixHost);
+  if (url.username || url.password) throw untrustedRealm(registry, `${url.protocol}//${url.host} carries a user name or password`, fixHost);
+  const sameHost = url.host.toLowerCase() === registry.host.toLowerCase();
+  if (sameHost) {
+    if (url.protocol === "http:" && registry.scheme !== "http") throw untrustedRealm(registry, `${url.origin} downgrades to http`, "the registry is spoken to over https: its token service must be https too");
+    return url;
+  }
+  if (url.protocol !== "https:") throw untrustedRealm(registry, `${url.origin} is another host over http`, "a token service on another host must be https");
+  const parent = parentDomain(registry.host);
+  const name = url.hostname.toLowerCase();
+  if (parent === undefined || isIpLiteral(name) || (name !== parent && !name.endsWith(`.${parent}`))) {
+    throw untrustedRealm(registry, `${url.origin} is outside the registry's domain${parent ? ` ${parent}` : ""}`, fixHost);
+  }
+  return url;
+}
+
+/** `registry-1.docker.io` -> `docker.io`; undefined for an IP literal or when fewer than two labels remain. */
+function parentDomain(host: string): string | undefined {
+  const name = host.replace(/:\d+$/, "").toLowerCase();
+  if (isIpLiteral(name)) return undefined;
+  const labels = name.split(".");
+  return labels.length >= 3 ? labels.slice(1).join(".") : undefined;
+}
+
+function isIpLiteral(name: string): boolean {
+  return name.startsWith("[") || /^\d+\.\d+\.\d+\.\d+$/.test(name);
+}
+
+/** The token URL for a bearer challenge (realm checked by `trustedTokenRealm`); the scope defaults to pulling the repository. */
+export function tokenUrl(challenge: AuthChallenge, repository: string, registry: RegistryOrigin): string {
+  const url = trustedTokenRealm(challenge.params.realm, registry);
   if (challenge.params.service) url.searchParams.set("service", challenge.params.service);
   url.searchParams.set("scope", challenge.params.scope ?? `repository:${repository}:pull`);
   return url.toString();

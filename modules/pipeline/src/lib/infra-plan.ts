@@ -12,7 +12,7 @@ import type { EnvironmentName, FeatureUnitConfig, PipelineConfig } from "./confi
 import { PipelineError } from "./errors.js";
 import { featureEnvRoot, planFeatureFiles, type FeatureUnitFile } from "./feature-env.js";
 import { formatHclString } from "./hcl.js";
-import { parseFeatureName, type DeployTarget } from "./refs.js";
+import { parseExistingFeatureName, parseFeatureName, type DeployTarget } from "./refs.js";
 
 /** One `setHclAttribute` to make in infrastructure-live. */
 export interface InfraUnitEdit {
@@ -103,7 +103,7 @@ export function planInfraChange(target: DeployTarget, config: PipelineConfig): E
 }
 
 export function planFeatureDeploy(featureName: string, appTag: string, config: PipelineConfig): FeatureDeployInfraPlan {
-  const name = parseFeatureName(featureName);
+  const name = parseFeatureName(featureName, "feature name", config.feature.units.map((u) => u.name));
   const files = planFeatureFiles(config, { featureName: name, appTag });
   const applyOrder = featureApplyOrder(config.feature.units).map((u) => ({ unit: u.name, dir: files.find((f) => f.unit === u.name)!.dir }));
   return {
@@ -119,7 +119,7 @@ export function planFeatureDeploy(featureName: string, appTag: string, config: P
 }
 
 export function planFeatureTeardown(featureName: string, config: PipelineConfig): FeatureTeardownInfraPlan {
-  const name = parseFeatureName(featureName, "--name");
+  const name = parseExistingFeatureName(featureName, "--name");
   const root = featureEnvRoot(config, name);
   const applyOrder = featureApplyOrder(config.feature.units).map((u) => ({ unit: u.name, dir: `${root}/${u.name}` }));
   return {

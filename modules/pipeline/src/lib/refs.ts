@@ -24,7 +24,17 @@ export interface DeployTarget {
 
 export type Resolution = { deploy: true; target: DeployTarget } | { deploy: false; reason: string; devVariant: true };
 
+/**
+ * The seed's check (`^[a-zA-Z0-9-]+$`): safe as a path segment. Names already in
+ * infrastructure-live are recognised by it (teardown, sweep), so environments made before the
+ * DNS rules below can still be removed.
+ */
 export const FEATURE_NAME_PATTERN = /^[a-zA-Z0-9-]+$/;
+
+/** RFC 1123 labels (DNS host names, Kubernetes names) are at most 63 characters. */
+export const DNS_LABEL_MAX_LENGTH = 63;
+/** A label starts and ends with a letter or digit (RFC 1123 section 2.1, RFC 952). */
+const DNS_LABEL_EDGES = /^[A-Za-z0-9](?:.*[A-Za-z0-9])?$/s;
 
 /** A full 40-hex sha, as CI gives it (CIRCLE_SHA1, GITHUB_SHA). */
 export function parseSha(sha: string, flag = "--sha"): string {
@@ -60,11 +70,55 @@ export function parseGitRef(input: { branch?: string; tag?: string; sha: string 
   return branch ? { kind: "branch", name, sha } : { kind: "tag", name, sha };
 }
 
-/** Validate a feature name: the seed's `^[a-zA-Z0-9-]+$`, because it becomes hostnames and paths. */
-export function parseFeatureName(name: string, source = `feature name`): string {
+/**
+ * The names a feature name becomes: the environment `feature-<name>` and one Kubernetes service
+ * per unit, `<name>-<unit>` (see feature-env.ts). Each must be an RFC 1123 label.
+ */
+export function featureDnsNames(name: string, unitNames: readonly string[]): string[] {
+  return [`feature-${name}`, ...unitNames.map((unit) => `${name}-${unit}`)];
+}
+
+/** The longest feature name for which every name in `featureDnsNames` fits in a DNS label. */
+export function maxFeatureNameLength(unitNames: readonly string[]): number {
+  return DNS_LABEL_MAX_LENGTH - Math.max("feature-".length, ...unitNames.map((unit) => unit.length + 1));
+}
+
+/**
+ * Validate the name of a NEW feature environment: it becomes host names and Kubernetes names
+ * (`feature-<name>`, `<name>-<unit>`), so it must be an RFC 1123 label: letters, digits and dashes
+ * (the seed's rule), starting and ending with a letter or digit, and short enough that every
+ * derived name stays within 63 characters (`unitNames`: the configured feature units).
+ * `source` names the input in the message, e.g. `feature branch "feature/abc-": name`.
+ */
+export function parseFeatureName(name: string, source = "feature name", unitNames: readonly string[] = []): string {
+  const fail = (why: string, hint: string) => new PipelineError("FEATURE_NAME_INVALID", `${source} ${JSON.stringify(name)} ${why}`, { hint });
+  const rename = "rename the branch, e.g. feature/new-loan-flow";
+  if (name === "") throw fail("is empty", `${rename} (a name after feature/)`);
+  if (!FEATURE_NAME_PATTERN.test(name)) {
+    throw fail("may contain only letters, digits and dashes", `${rename} (no slashes, spaces, dots or other symbols after feature/)`);
+  }
+  if (!DNS_LABEL_EDGES.test(name)) {
+    throw fail(
+      `${name.startsWith("-") ? "starts" : "ends"} with '-': it becomes DNS and Kubernetes names (feature-${name}), which must start and end with a letter or digit (RFC 1123 label)`,
+      `${rename} (no dash at the start or the end)`,
+    );
+  }
+  const max = maxFeatureNameLength(unitNames);
+  if (name.length > max) {
+    const longest = featureDnsNames(name, unitNames).reduce((a, b) => (b.length > a.length ? b : a));
+    throw fail(
+      `is ${name.length} characters, longer than the ${max} that fit: it becomes ${longest} (${longest.length} characters), and an RFC 1123 label (DNS, Kubernetes names) has at most ${DNS_LABEL_MAX_LENGTH}`,
+      `${rename} with at most ${max} characters after feature/`,
+    );
+  }
+  return name;
+}
+
+/** Validate the name of an EXISTING feature environment (teardown): the seed's rule only. */
+export function parseExistingFeatureName(name: string, source = "feature name"): string {
   if (!FEATURE_NAME_PATTERN.test(name)) {
     throw new PipelineError("FEATURE_NAME_INVALID", `${source} ${JSON.stringify(name)} may contain only letters, digits and dashes`, {
-      hint: "rename the branch, e.g. feature/new-loan-flow (no slashes, spaces, dots or other symbols after feature/)",
+      hint: "pass the folder name of the feature environment in infrastructure-live, e.g. --name new-loan-flow",
     });
   }
   return name;
@@ -81,7 +135,11 @@ export function resolveRef(ref: GitRef, config: PipelineConfig): Resolution {
       return { deploy: true, target: environmentTarget(rule.environment, ref.sha, config, { version, tag: ref.name }) };
     }
     if (rule.match === "feature" && ref.kind === "branch" && ref.name.startsWith(rule.prefix)) {
-      const name = parseFeatureName(ref.name.slice(rule.prefix.length), `feature branch ${JSON.stringify(ref.name)}: name`);
+      const name = parseFeatureName(
+        ref.name.slice(rule.prefix.length),
+        `feature branch ${JSON.stringify(ref.name)}: name`,
+        config.feature.units.map((u) => u.name),
+      );
       return { deploy: true, target: featureTarget(name, ref.sha, config) };
     }
   }

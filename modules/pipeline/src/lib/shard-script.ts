@@ -4,6 +4,8 @@
  * load), run rspec on the shard's units with JUnit and progress output, record the wall time and
  * the exit code. It never exits early on failing examples: the caller collects the reports.
  */
+import { QUEUE_WORKER_RB } from "./queue-ruby.js";
+import { formatRetryLoop } from "./retry-script.js";
 import { shellCommand, shellQuote } from "./shell.js";
 
 export interface ShardScriptInput {
@@ -23,6 +25,13 @@ export interface ShardScriptInput {
    * so without this an example added to a split file would run on no shard at all.
    */
   catchAll?: Array<{ file: string; knownIds: string[] }>;
+  /** Rerun the failed examples in a fresh process up to this many times (default 0; lib/retry-script.ts). */
+  retries?: number;
+  /**
+   * Queue mode: instead of rspec on `units`, one worker process pulls batches from the queue server
+   * (lib/queue-ruby.ts) until it is empty; `units` is then ignored.
+   */
+  queue?: { host: string; port: number; worker: string };
 }
 
 /** Exit codes the script itself uses, distinct from rspec's 0/1. */
@@ -83,26 +92,40 @@ export function formatShardScript(input: ShardScriptInput): string {
     });
     lines.push('if ((${#extra[@]})); then echo "pipeline: also running ${#extra[@]} example(s) added since the timings were recorded: ${extra[*]}"; fi');
   }
-  if (input.units.length === 0) {
+  if (input.units.length === 0 && !input.queue) {
     // rspec without arguments would run the whole suite: an empty shard writes an empty report.
     lines.push(`echo '<?xml version="1.0" encoding="UTF-8"?><testsuite name="rspec" tests="0" failures="0" errors="0" skipped="0" time="0"></testsuite>' > "$out/junit.xml"`);
     lines.push('echo 0 > "$out/seconds"', 'echo 0 > "$out/exit-code"', 'echo "pipeline: shard has no units"', "exit 0");
     return lines.join("\n") + "\n";
   }
+  const q = input.queue;
+  if (q) lines.push(`cat > "$out/queue-worker.rb" <<'PIPELINE_RB'`, QUEUE_WORKER_RB.trimEnd(), "PIPELINE_RB");
   lines.push(
     "start=$(date +%s.%N)",
-    // JUnit for CI, JSON for per-example timings (ids like spec/a_spec.rb[1:2]), progress for people.
-    [
-      `bundle exec rspec --format RspecJunitFormatter --out "$out/junit.xml" --format json --out "$out/rspec.json" --format progress --force-color`,
-      ...input.units.map((u) => `  ${shellQuote(u)}`),
-      ...(catchAll.length > 0 ? ['  "${extra[@]}"'] : []),
-    ].join(" \\\n"),
+    q
+      ? `PIPELINE_STARTED_AT="$start" bundle exec ruby "$out/queue-worker.rb" ${shellQuote(q.host)} ${q.port} ${shellQuote(q.worker)} "$out"`
+      : // JUnit for CI, JSON for per-example timings (ids like spec/a_spec.rb[1:2]), progress for people.
+        [
+          `bundle exec rspec --format RspecJunitFormatter --out "$out/junit.xml" --format json --out "$out/rspec.json" --format progress --force-color`,
+          ...input.units.map((u) => `  ${shellQuote(u)}`),
+          ...(catchAll.length > 0 ? ['  "${extra[@]}"'] : []),
+        ].join(" \\\n"),
     "status=$?",
+    "first_end=$(date +%s.%N)",
+    ...formatRetryLoop(input.retries ?? 0),
     "end=$(date +%s.%N)",
-    `awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f\\n", e - s }' > "$out/seconds"`,
+    // The retries' share of the wall time: what --retries costs.
+    `awk -v s="$first_end" -v e="$end" 'BEGIN { printf "%.3f\\n", e - s }' > "$out/retry-seconds"`,
+    // A queue worker's own time ends with its last batch (busy-seconds); after that it only waited
+    // in case a batch came back from a dead worker.
+    ...(q
+      ? [`awk -v b="$(cat "$out/busy-seconds" 2>/dev/null || echo 0)" -v s="$first_end" -v e="$end" 'BEGIN { printf "%.3f\\n", b + e - s }' > "$out/seconds"`]
+      : [`awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f\\n", e - s }' > "$out/seconds"`]),
     'echo "$status" > "$out/exit-code"',
     `echo "pipeline: shard ${input.shardIndex + 1}/${input.shardCount} finished with exit code $status in $(cat "$out/seconds")s"`,
-    'exit "$status"',
+    // A worker killed by a signal (137) would fail the whole exec in the engine and lose the batches
+    // it finished (core/container.go accepts 0-127 only): exit 1 instead, the exit-code file keeps 137.
+    q ? 'exit $(( status > 127 ? 1 : status ))' : 'exit "$status"',
   );
   return lines.join("\n") + "\n";
 }

@@ -57,7 +57,7 @@ export interface ShardBottleneck {
 }
 
 export interface ShardPlan {
-  strategy: "lpt" | "round-robin" | "chunks";
+  strategy: "lpt" | "round-robin" | "chunks" | "queue";
   shardCount: number;
   shards: PlannedShard[];
   totalSeconds: number;

@@ -13,10 +13,12 @@ export interface TestOutcome {
   failures: number;
   /** Shards whose run did not finish normally. */
   brokenShards: number;
+  /** Examples that failed, then passed on a retry (they fail the check only with --fail-on-flaky). */
+  flaky: number;
 }
 
-export function formatTestOutcome(result: { failures: number; brokenShards: number }): string {
-  const outcome: TestOutcome = { pipelineTestOutcome: 1, failures: result.failures, brokenShards: result.brokenShards };
+export function formatTestOutcome(result: { failures: number; brokenShards: number; flaky: number }): string {
+  const outcome: TestOutcome = { pipelineTestOutcome: 1, failures: result.failures, brokenShards: result.brokenShards, flaky: result.flaky };
   return JSON.stringify(outcome, null, 2) + "\n";
 }
 
@@ -29,8 +31,8 @@ export function parseTestOutcome(text: string, where: string): TestOutcome {
     data = undefined;
   }
   const count = (n: unknown) => Number.isInteger(n) && (n as number) >= 0;
-  if (data?.pipelineTestOutcome !== 1 || !count(data.failures) || !count(data.brokenShards)) {
-    throw new PipelineError("ARGUMENT_INVALID", `${where} is not a test outcome (pipelineTestOutcome 1, failures, brokenShards)`, {
+  if (data?.pipelineTestOutcome !== 1 || !count(data.failures) || !count(data.brokenShards) || !count(data.flaky)) {
+    throw new PipelineError("ARGUMENT_INVALID", `${where} is not a test outcome (pipelineTestOutcome 1, failures, brokenShards, flaky)`, {
       hint: "pass the folder `dagger call test ... report export --path <dir>` wrote, unchanged",
     });
   }

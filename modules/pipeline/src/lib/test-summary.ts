@@ -48,7 +48,8 @@ export interface TestSummary {
   /** True when no example failed and every shard ran cleanly. */
   passed: boolean;
   shards: ShardSummary[];
-  totals: { shards: number; tests: number; passed: number; failures: number; skipped: number; units: number };
+  /** `flaky`: failed, then passed on a retry; not in `passed` (set by the run when retries ran). */
+  totals: { shards: number; tests: number; passed: number; failures: number; skipped: number; units: number; flaky?: number };
   /** Slowest shard's actual seconds (the run's wall time when shards run in parallel). */
   makespanSeconds: number;
   /** Slowest shard's predicted seconds. */
@@ -144,7 +145,7 @@ export function formatTestSummary(summary: TestSummary, options: { maxFailures?:
   const secs = (x: number) => `${x.toFixed(1)} s`;
   const verdict = summary.passed ? "PASSED" : "FAILED";
   const lines = [
-    `${verdict}: ${t.tests} examples, ${t.failures} failed, ${t.skipped} skipped, ${t.passed} passed in ${t.shards} shard(s); slowest shard ${secs(summary.makespanSeconds)}`,
+    `${verdict}: ${t.tests} examples, ${t.failures} failed, ${t.flaky ? `${t.flaky} flaky, ` : ""}${t.skipped} skipped, ${t.passed} passed in ${t.shards} shard(s); slowest shard ${secs(summary.makespanSeconds)}`,
     "",
     "shard  units  predicted     actual  tests  failed  skipped",
   ];

@@ -5,9 +5,12 @@
  * auth. Docker Hub, GHCR, Artifactory, Harbor and Debian's `docker-registry` all speak it.
  *
  * The password is read only when a challenge asks for it and never appears in an error message.
+ * Credentials go only to the registry itself or to a token service `trustedTokenRealm` accepts
+ * (https, in the registry's own domain); Node's fetch drops `Authorization` on a redirect to
+ * another origin (Fetch standard, HTTP-redirect fetch), so a redirect cannot carry them away.
  */
 import { PipelineError } from "../lib/errors.js";
-import { MANIFEST_MEDIA_TYPES, manifestUrl, parseAuthChallenge, registryBaseUrl, tokenUrl, type AuthChallenge } from "../lib/image-ref.js";
+import { MANIFEST_MEDIA_TYPES, manifestUrl, parseAuthChallenge, registryBaseUrl, registryOrigin, tokenUrl, type AuthChallenge } from "../lib/image-ref.js";
 import type { ImageLookup, ImageRegistry, RegistryLogin } from "./types.js";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -80,13 +83,14 @@ export class OciRegistry<S> implements ImageRegistry<S> {
   }
 
   private async answerChallenge(challenge: AuthChallenge, repository: string): Promise<string> {
-    const basic = await this.basicHeader(repository);
     if (challenge.scheme === "basic") {
+      const basic = await this.basicHeader(repository);
       if (!basic) throw this.refused(repository, "the registry requires basic authentication and no credentials were given");
       return basic;
     }
     if (challenge.scheme !== "bearer") throw this.refused(repository, `unsupported authentication challenge ${JSON.stringify(challenge.params)}`);
-    const url = tokenUrl(challenge, repository);
+    const url = tokenUrl(challenge, repository, registryOrigin(this.host, this.opts.scheme));
+    const basic = await this.basicHeader(repository);
     const res = await this.request(url, "GET", basic);
     if (res.status === 401 || res.status === 403) throw this.refused(repository, `the token service ${new URL(url).host} answered ${res.status}`);
     if (!res.ok) {

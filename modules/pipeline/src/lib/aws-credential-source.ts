@@ -5,12 +5,15 @@
  * so credentials arrive as `Secret` arguments whose plaintext the caller reads and passes here:
  * (a) an access key id + secret key (+ session token), (b) a shared credentials file's text and a
  * profile name, or (c) a CI OIDC web identity token + role ARN. `resolveCredentialSource` validates
- * the shapes and says which STS calls are needed; `src/aws/credentials.ts` makes the SDK provider.
+ * the shapes and says which kind of source it is; `src/aws/credential-provider.ts` turns it into
+ * one of the AWS SDK's providers (a profile is resolved by the SDK's `fromIni`; `aws-profile.ts`
+ * explains its failures at `file:line`).
  *
  * Messages name the flag, the profile or `file:line`, and describe a bad value by its shape
  * (length, prefix) only: a secret value never appears in a message, even when it sits in the
  * wrong argument (a secret key pasted as the key id).
  */
+import { profileNames, secretValuesOf } from "./aws-profile.js";
 import { ProblemsError, type Problem } from "./errors.js";
 
 /** Credentials as the AWS SDK wants them (structurally an `AwsCredentialIdentity`). */
@@ -55,8 +58,20 @@ export const AWS_CREDENTIAL_FLAGS = {
 
 export const DEFAULT_SESSION_NAME = "rails-pipeline";
 
+/** A profile of a shared credentials/config file, resolved by the AWS SDK (`fromIni`). */
+export interface ProfileSource {
+  kind: "profile";
+  /** The file's text (it reaches the SDK through a private temporary file). */
+  text: string;
+  profile: string;
+  /** The file's label in messages (`--credentials-file`). */
+  path: string;
+  origin: string;
+}
+
 export type CredentialSource =
   | { kind: "static"; credentials: AwsCredentials; origin: string }
+  | ProfileSource
   | {
       kind: "assume-role";
       source: CredentialSource;
@@ -112,7 +127,8 @@ export function resolveCredentialSource(inputs: AwsCredentialInputs, options: Re
   if (given.length > 1) {
     throw problemsError([{ path: "AWS credentials", message: `more than one source was given (${given.join(", ")})`, hint: `give exactly one; ${INPUT_HINT}` }]);
   }
-  if (v.profile && !v.credentialsFile) {
+  // `with-aws-credentials` defaults --profile to "default" (src/index.ts), also when keys are given.
+  if (v.profile && v.profile !== "default" && !v.credentialsFile) {
     problems.push({ path: F.profile, message: `is set but ${F.credentialsFile} is not`, hint: `add ${F.credentialsFile} file:$HOME/.aws/credentials` });
   }
   if (v.roleArn && !ROLE_ARN_PATTERN.test(v.roleArn)) {
@@ -151,9 +167,17 @@ export function resolveCredentialSource(inputs: AwsCredentialInputs, options: Re
   }
   if (v.credentialsFile) {
     const path = options.credentialsPath ?? F.credentialsFile;
-    const ini = parseIni(v.credentialsFile, path);
-    problems.push(...ini.problems);
-    if (problems.length === 0) source = profileSource(ini.sections, v.profile ?? "default", path, [], problems);
+    const profile = v.profile ?? "default";
+    const names = profileNames(v.credentialsFile);
+    if (!names.includes(profile)) {
+      problems.push({
+        path: F.profile,
+        message: `profile ${profile} is not in ${path} (profiles: ${names.length ? names.join(", ") : "none"})`,
+        hint: names.length ? `pass ${F.profile} with one of: ${names.join(", ")}` : "the file has no [profile] sections",
+      });
+    } else {
+      source = { kind: "profile", text: v.credentialsFile, profile, path, origin: `profile ${profile} in ${path}` };
+    }
   } else {
     const credentials = checkStaticKeys(
       { accessKeyId: v.accessKeyId, secretAccessKey: v.secretAccessKey, sessionToken: v.sessionToken },
@@ -257,210 +281,13 @@ export function describeShape(value: string): string {
   return `${value.length} characters: ${classes.join(", ") || "none"}`;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Shared credentials / config files (INI)
-
-export interface IniValue {
-  value: string;
-  line: number;
-}
-
-export interface IniSection {
-  name: string;
-  line: number;
-  values: Map<string, IniValue>;
-}
-
-export interface IniParse {
-  /** Profiles by name; `[profile x]` (config-file style) is stored as `x`. */
-  sections: Map<string, IniSection>;
-  problems: Problem[];
-}
-
-/**
- * Parse an AWS shared credentials/config file: `[name]` or `[profile name]` sections, `key = value`
- * lines, `#`/`;` comment lines, indented sub-keys (nested settings, ignored). Keys are lowercased.
- * Problems are at `file:line` and never quote the line (it may hold a key).
- */
-export function parseIni(text: string, path: string): IniParse {
-  const sections = new Map<string, IniSection>();
-  const problems: Problem[] = [];
-  let current: IniSection | undefined;
-  let nestedUnder: string | undefined;
-  text.split("\n").forEach((raw, index) => {
-    const line = index + 1;
-    const at = `${path}:${line}`;
-    const content = raw.replace(/\r$/, "");
-    const trimmed = content.trim();
-    if (trimmed === "" || trimmed.startsWith("#") || trimmed.startsWith(";")) return;
-    const header = /^\[([^\]]*)\]$/.exec(trimmed);
-    if (header) {
-      nestedUnder = undefined;
-      let name = header[1]!.trim();
-      if (name.startsWith("profile ")) name = name.slice("profile ".length).trim();
-      if (name === "") {
-        problems.push({ path: at, message: "section has no name", hint: "write [default] or [profile-name]" });
-        current = undefined;
-        return;
-      }
-      if (sections.has(name)) {
-        problems.push({ path: at, message: `profile ${name} is defined again (first on line ${sections.get(name)!.line})`, hint: "merge the two sections" });
-        current = undefined;
-        return;
-      }
-      current = { name, line, values: new Map() };
-      sections.set(name, current);
-      return;
-    }
-    if (trimmed.startsWith("[")) {
-      problems.push({ path: at, message: "section header is not closed with ']'", hint: "write [profile-name]" });
-      current = undefined;
-      return;
-    }
-    const indented = /^[ \t]/.test(content);
-    if (indented && nestedUnder !== undefined) return; // a nested setting such as `s3 =\n  max_concurrent_requests = 10`
-    const eq = trimmed.indexOf("=");
-    if (eq === -1) {
-      problems.push({ path: at, message: "line is not `key = value`, a [section] or a comment", hint: "keep each key = value on one line" });
-      return;
-    }
-    if (!current) {
-      if (!problems.some((p) => p.message.startsWith("settings before"))) {
-        problems.push({ path: at, message: "settings before the first [profile] section", hint: "start the file with [default]" });
-      }
-      return;
-    }
-    const key = trimmed.slice(0, eq).trim().toLowerCase();
-    const value = trimmed.slice(eq + 1).trim();
-    if (!/^[a-z0-9_.-]+$/.test(key)) {
-      problems.push({ path: at, message: "the name before '=' is not a setting name", hint: "use names such as aws_access_key_id" });
-      return;
-    }
-    nestedUnder = value === "" ? key : undefined;
-    if (current.values.has(key)) {
-      problems.push({ path: at, message: `${key} is set again in profile ${current.name} (first on line ${current.values.get(key)!.line})`, hint: `keep one ${key} line` });
-      return;
-    }
-    current.values.set(key, { value, line });
-  });
-  return { sections, problems };
-}
-
-/** Resolve one profile (following `source_profile` chains) into a source, or push problems. */
-function profileSource(sections: Map<string, IniSection>, name: string, path: string, chain: string[], problems: Problem[]): CredentialSource | undefined {
-  const section = sections.get(name);
-  if (!section) {
-    const names = [...sections.keys()];
-    problems.push({
-      path: chain.length === 0 ? AWS_CREDENTIAL_FLAGS.profile : `${path} [${chain.at(-1)}] source_profile`,
-      message: `profile ${name} is not in ${path} (profiles: ${names.length ? names.join(", ") : "none"})`,
-      hint: names.length ? `pass ${AWS_CREDENTIAL_FLAGS.profile} with one of: ${names.join(", ")}` : "the file has no [profile] sections",
-    });
-    return undefined;
-  }
-  const get = (k: string) => section.values.get(k);
-  const at = (k?: string) => `${path}:${(k && get(k)?.line) || section.line}`;
-  const origin = `profile ${name} in ${path}`;
-
-  for (const [key, why] of [
-    ["sso_session", "an SSO login"],
-    ["sso_start_url", "an SSO login"],
-    ["credential_process", "running a local program"],
-    ["mfa_serial", "an MFA code typed in"],
-  ] as const) {
-    if (get(key)) {
-      problems.push({
-        path: at(key),
-        message: `profile ${name} needs ${why} (${key}), which cannot happen inside the pipeline's container`,
-        hint: `export temporary keys instead: eval "$(aws configure export-credentials --profile ${name} --format env)" and pass ${AWS_CREDENTIAL_FLAGS.accessKeyId} env:AWS_ACCESS_KEY_ID ${AWS_CREDENTIAL_FLAGS.secretAccessKey} env:AWS_SECRET_ACCESS_KEY ${AWS_CREDENTIAL_FLAGS.sessionToken} env:AWS_SESSION_TOKEN`,
-      });
-      return undefined;
-    }
-  }
-
-  const roleArn = get("role_arn")?.value;
-  if (roleArn !== undefined) {
-    const before = problems.length;
-    if (!ROLE_ARN_PATTERN.test(roleArn)) problems.push({ path: at("role_arn"), message: `role_arn of profile ${name} is not an IAM role ARN`, hint: "use arn:aws:iam::<12-digit account>:role/<name>" });
-    const sessionName = get("role_session_name")?.value ?? DEFAULT_SESSION_NAME;
-    if (!SESSION_NAME_PATTERN.test(sessionName)) problems.push({ path: at("role_session_name"), message: "role_session_name must be 2-64 characters of letters, digits and _+=,.@-", hint: `e.g. ${DEFAULT_SESSION_NAME}` });
-    const durationText = get("duration_seconds")?.value;
-    const durationSeconds = durationText === undefined ? undefined : Number(durationText);
-    if (durationSeconds !== undefined && (!Number.isInteger(durationSeconds) || durationSeconds < 900 || durationSeconds > 43200)) {
-      problems.push({ path: at("duration_seconds"), message: "duration_seconds must be a whole number from 900 to 43200", hint: "use 3600" });
-    }
-    if (get("web_identity_token_file")) {
-      problems.push({
-        path: at("web_identity_token_file"),
-        message: `profile ${name} reads a token file, which the pipeline's container cannot see`,
-        hint: `pass the token itself: ${AWS_CREDENTIAL_FLAGS.webIdentityToken} file:<that file> ${AWS_CREDENTIAL_FLAGS.roleArn} <role_arn>`,
-      });
-      return undefined;
-    }
-    if (get("credential_source")) {
-      problems.push({
-        path: at("credential_source"),
-        message: `profile ${name} takes its source credentials from credential_source, which is not available inside the pipeline's container`,
-        hint: "use source_profile = <a profile with keys> instead, or pass the keys directly",
-      });
-      return undefined;
-    }
-    const sourceName = get("source_profile")?.value;
-    if (!sourceName) {
-      problems.push({ path: at("role_arn"), message: `profile ${name} has role_arn but no source_profile`, hint: "add source_profile = <the profile whose keys may assume the role>" });
-      return undefined;
-    }
-    let source: CredentialSource | undefined;
-    if (sourceName === name) {
-      // A profile may name itself: its own keys assume its role.
-      source = staticFromSection(section, path, problems);
-    } else if (chain.includes(sourceName)) {
-      problems.push({ path: at("source_profile"), message: `source_profile loops: ${[...chain, name, sourceName].join(" -> ")}`, hint: "end the chain at a profile with aws_access_key_id and aws_secret_access_key" });
-      return undefined;
-    } else {
-      source = profileSource(sections, sourceName, path, [...chain, name], problems);
-    }
-    if (!source || problems.length > before) return undefined;
-    const externalId = get("external_id")?.value;
-    return {
-      kind: "assume-role",
-      source,
-      roleArn,
-      sessionName,
-      ...(externalId ? { externalId } : {}),
-      ...(durationSeconds !== undefined ? { durationSeconds } : {}),
-      origin,
-    };
-  }
-  return staticFromSection(section, path, problems);
-}
-
-function staticFromSection(section: IniSection, path: string, problems: Problem[]): CredentialSource | undefined {
-  const get = (k: string) => section.values.get(k);
-  const label = (k: string) => `${path}:${get(k)?.line ?? section.line} [${section.name}] ${k}`;
-  if (!get("aws_access_key_id") && !get("aws_secret_access_key")) {
-    problems.push({
-      path: `${path}:${section.line}`,
-      message: `profile ${section.name} has no aws_access_key_id / aws_secret_access_key and no role_arn`,
-      hint: "add the two keys, or role_arn with source_profile",
-    });
-    return undefined;
-  }
-  const credentials = checkStaticKeys(
-    { accessKeyId: get("aws_access_key_id")?.value || undefined, secretAccessKey: get("aws_secret_access_key")?.value || undefined, sessionToken: get("aws_session_token")?.value || undefined },
-    { accessKeyId: label("aws_access_key_id"), secretAccessKey: label("aws_secret_access_key"), sessionToken: label("aws_session_token") },
-    problems,
-  );
-  return credentials && { kind: "static", credentials, origin: `profile ${section.name} in ${path}` };
-}
-
-// ---------------------------------------------------------------------------------------------
-
-/** Every secret string a source carries (for `redactSecrets`). */
+/** Every credential a source carries (key ids too), for redaction. */
 export function sourceSecrets(source: CredentialSource): string[] {
   switch (source.kind) {
     case "static":
-      return [source.credentials.secretAccessKey, source.credentials.sessionToken].filter((s): s is string => Boolean(s));
+      return [source.credentials.accessKeyId, source.credentials.secretAccessKey, source.credentials.sessionToken].filter((s): s is string => Boolean(s));
+    case "profile":
+      return secretValuesOf(source.text);
     case "assume-role":
       return sourceSecrets(source.source);
     case "web-identity":
@@ -468,20 +295,13 @@ export function sourceSecrets(source: CredentialSource): string[] {
   }
 }
 
-/** Replace each secret (4+ characters) that occurs in `text` with `***`. */
-export function redactSecrets(text: string, secrets: readonly (string | undefined)[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret && secret.length >= 4) out = out.split(secret).join("***");
-  }
-  return out;
-}
-
 /** One line describing a source for logs and errors: flags, profile names and role ARNs only. */
 export function describeSource(source: CredentialSource): string {
   switch (source.kind) {
     case "static":
       return `keys from ${source.origin}`;
+    case "profile":
+      return source.origin;
     case "assume-role":
       return `role ${source.roleArn} assumed with ${describeSource(source.source)}`;
     case "web-identity":
