@@ -46,7 +46,8 @@ export const AUTH_REGISTRY_PASSWORD = "pipeline-test-pass";
 const AUTH_REGISTRY_HTPASSWD = `${AUTH_REGISTRY_USER}:$2b$12$LfUFxn5LlqUsP1VZAVMH.OwuKQpJ884wLA5Pi6BTBnAX7oepmx2mW\n`;
 
 export interface LocalRegistry {
-  name: "open" | "auth";
+  /** Names the registry's state folder; "auth" turns on htpasswd basic auth. */
+  name: "open" | "auth" | "engine-mirror";
   host: string;
   port: number;
 }

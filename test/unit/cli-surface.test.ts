@@ -71,6 +71,7 @@ describe("dagger call surface", () => {
     expect(surface).toEqual({
       withAwsCredentials: ["accessKeyId", "secretAccessKey", "sessionToken", "credentialsFile", "profile"],
       withAwsWebIdentity: ["token", "roleArn"],
+      withAwsEndpoint: ["endpoint"],
       withGithubToken: ["token"],
       withRegistryAuth: ["username", "password"],
       withGitCredentials: ["sshKey", "token", "sshKeyBase64"],
@@ -108,6 +109,7 @@ describe("dagger call surface", () => {
     ["mergeTimings", "nodes", "OBJECT_KIND", undefined, false],
     ["deploy", "env", "STRING_KIND", "", false],
     ["encryptValue", "value", "OBJECT_KIND", undefined, false],
+    ["withAwsEndpoint", "endpoint", "OBJECT_KIND", undefined, false],
     ["serve", "flavor", "STRING_KIND", "server", false],
   ])("%s --%s is %s (default %j, optional %s)", (f, a, kind, defaultValue, optional) => {
     const arg = fn(f).arguments[a];

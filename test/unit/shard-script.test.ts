@@ -5,7 +5,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { retryReportFiles } from "../../modules/pipeline/src/lib/retries.js";
 import { RETRY_RB } from "../../modules/pipeline/src/lib/retry-script.js";
-import { formatShardScript, SHARD_EXIT, type ShardScriptInput } from "../../modules/pipeline/src/lib/shard-script.js";
+import { formatShardScript, SHARD_CLIENTS_SCRIPT, SHARD_EXIT, type ShardScriptInput } from "../../modules/pipeline/src/lib/shard-script.js";
 import { shellQuote } from "../../modules/pipeline/src/lib/shell.js";
 
 const base: ShardScriptInput = {
@@ -122,6 +122,35 @@ describe("shellQuote", () => {
   it.each([["plain"], ["spec/a b_spec.rb"], ["it's"], ["$(rm -rf /)"], ["a\nb"], ["[1:2]"], [""]])("round-trips %j through bash", (word) => {
     const echoed = execFileSync("bash", ["-c", `printf %s ${shellQuote(word)}`]).toString();
     expect(echoed).toBe(word);
+  });
+});
+
+describe("SHARD_CLIENTS_SCRIPT (the test image's postgres and redis clients)", () => {
+  /** Run the script with only the given stand-in tools on PATH (plus sh's own), recording apt-get calls. */
+  function runWith(tools: string[]): { status: number | null; aptCalls: string[] } {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "shard-clients-"));
+    const log = path.join(dir, "apt.log");
+    writeFileSync(log, "");
+    for (const tool of tools) {
+      writeFileSync(path.join(dir, tool), tool === "apt-get" ? `#!/bin/sh\necho "apt-get $*" >> '${log}'\n` : "#!/bin/sh\nexit 0\n");
+      chmodSync(path.join(dir, tool), 0o755);
+    }
+    const r = spawnSync("/bin/sh", ["-c", SHARD_CLIENTS_SCRIPT], { env: { PATH: `${dir}:/nonexistent` } });
+    return { status: r.status, aptCalls: readFileSync(log, "utf8").trim().split("\n").filter(Boolean) };
+  }
+
+  it("runs no apt-get when the image has pg_isready and redis-cli (offline engines, images that carry them)", () => {
+    // Seen on a real engine without network: an unconditional apt-get update/install failed every shard.
+    expect(runWith(["pg_isready", "redis-cli", "apt-get"])).toEqual({ status: 0, aptCalls: [] });
+  });
+
+  it.each([
+    { name: "both missing", tools: ["apt-get"] },
+    { name: "redis-cli missing", tools: ["pg_isready", "apt-get"] },
+  ])("installs them with apt-get when $name", ({ tools }) => {
+    const r = runWith(tools);
+    expect(r.status).toBe(0);
+    expect(r.aptCalls).toEqual(["apt-get update -qq", "apt-get install -y -qq --no-install-recommends postgresql-client redis-tools"]);
   });
 });
 

@@ -20,6 +20,7 @@
 import { randomBytes } from "node:crypto";
 import type { Directory } from "@dagger.io/dagger";
 import type { STSClient } from "@aws-sdk/client-sts";
+import { resolveAwsEndpoint, type AwsEndpoint } from "./aws-endpoint.js";
 import { createAwsClients } from "./aws/credential-provider.js";
 import { assumeRole } from "./aws/sts.js";
 import type { RunCredentials } from "./run-credentials.js";
@@ -360,6 +361,9 @@ const stderrLog = (line: string) => process.stderr.write(`${line}\n`);
 export function daggerInfraEffects(config: PipelineConfig, credentials: RunCredentials, options: DaggerInfraOptions = {}): InfraEffects<DaggerWorkspace> {
   const runId = options.runId ?? newRunId();
   let workspaces = 0;
+  // Started once per run, only when an AWS step needs it.
+  let endpoint: Promise<AwsEndpoint | undefined> | undefined;
+  const awsEndpoint = () => (endpoint ??= resolveAwsEndpoint(credentials.awsEndpoint));
   return {
     newWorkspace: async (purpose) =>
       new DaggerWorkspace({ image: options.gitImage || DEFAULT_GIT_IMAGE, sshKey: credentials.gitSshKey, token: credentials.gitToken, runId: `${runId}-${purpose}-${++workspaces}` }),
@@ -372,9 +376,11 @@ export function daggerInfraEffects(config: PipelineConfig, credentials: RunCrede
         region: access.region,
         access: access.cluster,
         runId,
+        awsEndpoint: awsEndpoint(),
       }),
     aws: async (region) => {
-      const clients = createAwsClients({ region, credentials: await readAwsInputs(credentials) });
+      const url = (await awsEndpoint())?.url;
+      const clients = createAwsClients({ region, credentials: await readAwsInputs(credentials), ...(url ? { endpoint: url } : {}) });
       const webIdentity = credentials.aws.webIdentityToken ? credentials.aws.webIdentityRoleArn : undefined;
       return { sts: () => clients.sts(), credentials: () => clients.credentials(), description: clients.description, ...(webIdentity ? { roleArn: webIdentity } : {}) };
     },

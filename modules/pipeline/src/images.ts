@@ -7,6 +7,7 @@
  * `/run/secrets/<images.githubTokenSecretId>`), registry passwords go to `withRegistryAuth`.
  */
 import { dag, type Container, type Directory, type Secret } from "@dagger.io/dagger";
+import { resolveAwsEndpoint } from "./aws-endpoint.js";
 import { createAwsClients } from "./aws/credential-provider.js";
 import { EcrRegistry, type EcrApi } from "./aws/ecr.js";
 import type { RunCredentials } from "./run-credentials.js";
@@ -77,7 +78,8 @@ export async function readAwsInputs(credentials: RunCredentials): Promise<AwsCre
 }
 
 async function defaultEcrClient(config: PipelineConfig, credentials: RunCredentials): Promise<EcrApi> {
-  return createAwsClients({ region: config.registry.region, credentials: await readAwsInputs(credentials) }).ecr();
+  const endpoint = (await resolveAwsEndpoint(credentials.awsEndpoint))?.url;
+  return createAwsClients({ region: config.registry.region, credentials: await readAwsInputs(credentials), ...(endpoint ? { endpoint } : {}) }).ecr();
 }
 
 /** The registry of the config: ECR unless `registry.host` is set, then the OCI distribution API. */

@@ -61,6 +61,8 @@ export class Pipeline {
   @func() awsWebIdentityToken?: Secret;
   /** Role assumed with the OIDC token. */
   @func() awsWebIdentityRoleArn = "";
+  /** Where AWS calls go instead of AWS's public endpoints (set by with-aws-endpoint). */
+  @func() awsEndpoint?: Service;
   /** GitHub token for private gems (set by with-github-token). */
   @func() githubToken?: Secret;
   /** User for a non-ECR registry (set by with-registry-auth). */
@@ -113,6 +115,21 @@ export class Pipeline {
   ): Pipeline {
     this.awsWebIdentityToken = token;
     this.awsWebIdentityRoleArn = roleArn;
+    return this;
+  }
+
+  /**
+   * Send every AWS call of the run (STS, ECR, KMS, and terragrunt's AWS CLI and provider through
+   * AWS_ENDPOINT_URL) to this endpoint instead of AWS's public ones: LocalStack, a proxy, a stub.
+   *
+   * Example: dagger call with-aws-endpoint --endpoint tcp://localhost:4566 with-aws-credentials --access-key-id env:AWS_ACCESS_KEY_ID --secret-access-key env:AWS_SECRET_ACCESS_KEY deploy --env dev --branch da/develop --sha $SHA
+   */
+  @func()
+  withAwsEndpoint(
+    /** The endpoint as a service, e.g. one on your machine (Example: tcp://localhost:4566). */
+    endpoint: Service,
+  ): Pipeline {
+    this.awsEndpoint = endpoint;
     return this;
   }
 
@@ -179,6 +196,7 @@ export class Pipeline {
         webIdentityToken: this.awsWebIdentityToken,
         webIdentityRoleArn: this.awsWebIdentityRoleArn || undefined,
       },
+      awsEndpoint: this.awsEndpoint,
       githubToken: this.githubToken,
       registryUsername: this.registryUsername || undefined,
       registryPassword: this.registryPassword,

@@ -3,7 +3,7 @@
  * in; concern modules (images, deploy, secrets) receive it as a plain object. Nothing here is ever
  * turned into plaintext except right at the AWS/registry client that needs it.
  */
-import { dag, type Secret } from "@dagger.io/dagger";
+import { dag, type Secret, type Service } from "@dagger.io/dagger";
 import { decodeBase64SshKey } from "./lib/ssh-key.js";
 
 export interface AwsSecrets {
@@ -20,6 +20,8 @@ export interface AwsSecrets {
 
 export interface RunCredentials {
   aws: AwsSecrets;
+  /** Where AWS calls go instead of AWS's public endpoints (with-aws-endpoint). */
+  awsEndpoint?: Service;
   /** Mounted as a BuildKit secret while gems install (private GitHub gems). */
   githubToken?: Secret;
   /** For registries other than ECR (ECR auth comes from AWS). */

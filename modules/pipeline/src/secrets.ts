@@ -10,6 +10,7 @@
  * `checkEnvFiles(source, config)` is the plain function `plan` and `deploy` call first.
  */
 import { dag, type Directory, type Secret } from "@dagger.io/dagger";
+import { resolveAwsEndpoint } from "./aws-endpoint.js";
 import { createAwsClients } from "./aws/credential-provider.js";
 import { decryptEnvFile, encryptValue, kmsPort, type KmsPort } from "./aws/kms.js";
 import { hasAwsCredentials, type RunCredentials } from "./run-credentials.js";
@@ -66,7 +67,8 @@ async function openKms(target: KmsTarget, credentials: RunCredentials, deps: Sec
         "(or --credentials-file file:$HOME/.aws/credentials, or with-aws-web-identity) before the function",
     });
   }
-  const aws = createAwsClients({ region: target.region, credentials: await readAwsInputs(credentials) });
+  const endpoint = (await resolveAwsEndpoint(credentials.awsEndpoint))?.url;
+  const aws = createAwsClients({ region: target.region, credentials: await readAwsInputs(credentials), ...(endpoint ? { endpoint } : {}) });
   return { port: kmsPort(aws.kms()), close: () => aws.destroy() };
 }
 

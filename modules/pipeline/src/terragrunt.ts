@@ -19,6 +19,7 @@ import { spawn } from "node:child_process";
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { dag, ExistsType, ReturnType, type Container, type Directory, type Secret } from "@dagger.io/dagger";
+import { withAwsEndpoint, type AwsEndpoint } from "./aws-endpoint.js";
 import type { AwsCredentials } from "./lib/aws-credential-source.js";
 import {
   CHECKOUT_MOUNT,
@@ -121,6 +122,8 @@ export interface TerragruntContainerInput {
   access: ClusterAccessPlan | null;
   /** Busts the engine cache so a deploy re-applies even when nothing else changed. */
   runId: string;
+  /** with-aws-endpoint: bound into the container before the first command. */
+  awsEndpoint?: Promise<AwsEndpoint | undefined>;
 }
 
 const PLUGIN_CACHE = "/root/.terraform.d/plugin-cache";
@@ -145,10 +148,12 @@ export class DaggerTerragrunt implements TerragruntExecutor {
   readonly root = CHECKOUT_MOUNT;
   private ctr: Container;
   private readonly checkout: Directory;
+  private awsEndpoint?: Promise<AwsEndpoint | undefined>;
 
   constructor(input: TerragruntContainerInput) {
     this.ctr = terragruntContainer(input);
     this.checkout = input.checkout;
+    this.awsEndpoint = input.awsEndpoint;
   }
 
   container(): Container {
@@ -161,6 +166,10 @@ export class DaggerTerragrunt implements TerragruntExecutor {
   }
 
   async exec(args: string[], workdir: string): Promise<UnitRunResult> {
+    if (this.awsEndpoint) {
+      this.ctr = withAwsEndpoint(this.ctr, await this.awsEndpoint);
+      this.awsEndpoint = undefined;
+    }
     const done = await this.ctr.withWorkdir(workdir).withExec(args, { expect: ReturnType.Any }).sync();
     const [exitCode, stdout, stderr] = await Promise.all([done.exitCode(), done.stdout(), done.stderr()]);
     this.ctr = done;

@@ -15,7 +15,7 @@ import type { PipelineConfig } from "./lib/config.js";
 import { PipelineError } from "./lib/errors.js";
 import { readRetryReports } from "./lib/retries.js";
 import { validateTestFlags } from "./lib/test-options.js";
-import { formatShardScript } from "./lib/shard-script.js";
+import { formatShardScript, SHARD_CLIENTS_SCRIPT } from "./lib/shard-script.js";
 import { formatNodeTimings } from "./lib/node-timings.js";
 import { formatTestOutcome, TEST_OUTCOME_FILE } from "./lib/test-outcome.js";
 import type { WorkerBatches } from "./lib/queue-plan.js";
@@ -53,7 +53,7 @@ export async function testRunner(source: Directory, config: PipelineConfig, cred
   const plan = planBaseImageBuild({ config, files, devVariant: true, pushLatest: false });
   return baseImageContainer(source, plan, await buildSecrets(config, credentials))
     .withMountedCache("/var/cache/apt", dag.cacheVolume("pipeline-apt-cache"), { sharing: CacheSharingMode.Locked })
-    .withExec(["sh", "-c", "apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-client redis-tools"])
+    .withExec(["sh", "-c", SHARD_CLIENTS_SCRIPT])
     .withDirectory(config.images.workdir, source, { exclude: SOURCE_EXCLUDE })
     .withWorkdir(config.images.workdir);
 }

@@ -64,6 +64,8 @@ export interface AwsClients {
 
 export interface AwsClientsOptions {
   region: string;
+  /** Send every request (STS, KMS, ECR) here instead of AWS's public endpoints (with-aws-endpoint); default AWS. */
+  endpoint?: string;
   /** The inputs from the Dagger function's secrets, or a ready provider. */
   credentials: AwsCredentialInputs | AwsCredentialProvider;
   /** Ready clients (tests, or sharing across calls); the others are created on first use. Either way they are wrapped for redaction. */
@@ -94,7 +96,8 @@ export function createAwsClients(options: AwsClientsOptions): AwsClients {
       ...(options.credentialsPath ? { credentialsPath: options.credentialsPath } : {}),
     });
     inPlay.add(...sourceSecrets(source));
-    const makeSts = options.createSts ?? ((credentials) => new STSClient({ region, ...(credentials ? { credentials } : {}) }));
+    const endpoint = options.endpoint ? { endpoint: options.endpoint } : {};
+    const makeSts = options.createSts ?? ((credentials) => new STSClient({ region, ...endpoint, ...(credentials ? { credentials } : {}) }));
     provider = providerFor(source, { region, createSts: (credentials) => redactingClient(makeSts(credentials), inPlay) });
     description = describeSource(source);
   }
@@ -111,7 +114,7 @@ export function createAwsClients(options: AwsClientsOptions): AwsClients {
       return client;
     };
   };
-  const config = { region, credentials };
+  const config = { region, credentials, ...(options.endpoint ? { endpoint: options.endpoint } : {}) };
   return {
     region,
     credentials,

@@ -34,6 +34,16 @@ export interface ShardScriptInput {
   queue?: { host: string; port: number; worker: string };
 }
 
+/**
+ * Gives the test image the clients the shard script waits with (pg_isready, redis-cli), installing
+ * them with apt-get only when the image lacks them: apt-get needs a network, which offline runners
+ * and air-gapped engines do not have, and an image that already carries them should not pay for an
+ * apt-get update on every cold cache.
+ */
+export const SHARD_CLIENTS_SCRIPT =
+  "command -v pg_isready >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 || " +
+  "{ apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-client redis-tools; }";
+
 /** Exit codes the script itself uses, distinct from rspec's 0/1. */
 export const SHARD_EXIT = { SERVICE_NOT_READY: 90, SETUP_FAILED: 91, LIST_EXAMPLES_FAILED: 92 } as const;
 

@@ -1,0 +1,119 @@
+/**
+ * A local stand-in for the AWS endpoints the pipeline calls, for the engine tests: the module's AWS
+ * SDK clients are pointed at it with `with-aws-endpoint --endpoint tcp://localhost:<port>` (a Dagger
+ * Service tunnelled from this host), and so are the terragrunt stand-in's `terragrunt`/`aws`.
+ *
+ * - STS (AWS query protocol): AssumeRole, AssumeRoleWithWebIdentity, GetCallerIdentity answer fixed
+ *   temporary credentials for the requested role.
+ * - KMS, ECR (JSON 1.1): answered with an UnknownOperationException naming the target, and recorded,
+ *   so a test sees which calls the pipeline made that the stub does not model.
+ * - POST /_stand-in/record: the terragrunt stand-in image records each command it was asked to run.
+ *
+ * Every request is recorded without secrets (no Authorization header, no secret body fields).
+ */
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface AwsCall {
+  service: string;
+  action: string;
+  params: Record<string, string>;
+}
+
+export interface StandInRecord {
+  tool: string;
+  args: string[];
+  cwd: string;
+  imageVersion: string;
+  region: string;
+  hasAccessKey: boolean;
+  hasSessionToken: boolean;
+  runId: string;
+}
+
+export interface AwsStub {
+  port: number;
+  calls: AwsCall[];
+  standIn: StandInRecord[];
+  close(): Promise<void>;
+}
+
+/** Fixed temporary credentials the stub hands out (test values, not secrets of anything). */
+export const STUB_CREDENTIALS = {
+  accessKeyId: "ASIASTUBSTUBSTUBSTUB",
+  secretAccessKey: "stub-secret-access-key-for-engine-tests",
+  sessionToken: "stub-session-token-for-engine-tests",
+};
+
+const SECRET_FIELDS = new Set(["WebIdentityToken", "Plaintext", "CiphertextBlob"]);
+
+function body(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    req.setEncoding("utf8");
+    req.on("data", (d) => (text += d));
+    req.on("end", () => resolve(text));
+    req.on("error", reject);
+  });
+}
+
+function stsXml(action: string, result: string): string {
+  return `<${action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ResponseMetadata></${action}Response>`;
+}
+
+function credentialsXml(roleArn: string, session: string): string {
+  const expiration = new Date(Date.now() + 3600_000).toISOString();
+  const account = /^arn:aws:iam::(\d{12}):/.exec(roleArn)?.[1] ?? "000000000000";
+  const role = roleArn.split("/").pop() ?? "role";
+  return (
+    `<Credentials><AccessKeyId>${STUB_CREDENTIALS.accessKeyId}</AccessKeyId><SecretAccessKey>${STUB_CREDENTIALS.secretAccessKey}</SecretAccessKey>` +
+    `<SessionToken>${STUB_CREDENTIALS.sessionToken}</SessionToken><Expiration>${expiration}</Expiration></Credentials>` +
+    `<AssumedRoleUser><AssumedRoleId>AROASTUB:${session}</AssumedRoleId><Arn>arn:aws:sts::${account}:assumed-role/${role}/${session}</Arn></AssumedRoleUser>`
+  );
+}
+
+export async function startAwsStub(port = 0): Promise<AwsStub> {
+  const calls: AwsCall[] = [];
+  const standIn: StandInRecord[] = [];
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const text = await body(req);
+      if (req.url === "/_stand-in/record" && req.method === "POST") {
+        standIn.push(JSON.parse(text) as StandInRecord);
+        res.writeHead(204).end();
+        return;
+      }
+      const target = String(req.headers["x-amz-target"] ?? "");
+      if (target) {
+        // JSON 1.1 services (KMS: TrentService.*, ECR: AmazonEC2ContainerRegistry_V20150921.*).
+        const [prefix, action = ""] = target.split(".");
+        const service = prefix === "TrentService" ? "kms" : prefix!.startsWith("AmazonEC2ContainerRegistry") ? "ecr" : prefix!;
+        const params = Object.fromEntries(Object.entries(JSON.parse(text || "{}") as Record<string, unknown>).filter(([k]) => !SECRET_FIELDS.has(k)).map(([k, v]) => [k, JSON.stringify(v)]));
+        calls.push({ service, action, params });
+        res.writeHead(400, { "content-type": "application/x-amz-json-1.1" }).end(JSON.stringify({ __type: "UnknownOperationException", message: `the engine tests' AWS stub does not model ${target}` }));
+        return;
+      }
+      const form = new URLSearchParams(text);
+      const action = form.get("Action") ?? "";
+      const params = Object.fromEntries([...form.entries()].filter(([k]) => !SECRET_FIELDS.has(k)));
+      calls.push({ service: "sts", action, params });
+      const roleArn = form.get("RoleArn") ?? "";
+      const session = form.get("RoleSessionName") ?? "session";
+      let xml: string;
+      if (action === "AssumeRole" || action === "AssumeRoleWithWebIdentity") xml = stsXml(action, credentialsXml(roleArn, session));
+      else if (action === "GetCallerIdentity") xml = stsXml(action, "<Arn>arn:aws:iam::000000000000:user/engine-tests</Arn><UserId>AIDASTUB</UserId><Account>000000000000</Account>");
+      else {
+        res.writeHead(400, { "content-type": "text/xml" }).end(`<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>stub: ${action}</Message></Error></ErrorResponse>`);
+        return;
+      }
+      res.writeHead(200, { "content-type": "text/xml" }).end(xml);
+    })().catch((err: unknown) => res.writeHead(500).end(String(err)));
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    calls,
+    standIn,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
