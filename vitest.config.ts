@@ -8,5 +8,10 @@ export default defineConfig({
     // Integration tests start real postgres/redis/docker work: give them room.
     testTimeout: 60_000,
     hookTimeout: 300_000,
+    env: {
+      // The AWS SDK warns once per process (so once per test file) that its 2027 releases need
+      // Node 22; it is about this machine's Node, not about the code under test.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    },
   },
 });

@@ -5,7 +5,8 @@
  * (test/support/docker.ts starts dockerd, the registry and the Ruby image as needed):
  *   hit:  read Gemfile, Gemfile.lock, Dockerfile.base, checksum, plan, HEAD the manifest (registry/oci.ts)
  *   miss: rebuild the example app's Dockerfile.base (dev variant, `docker build --no-cache`) and push it
- * Prints min/median/max of each and the ratio of the medians. The example app's gems come from the
+ * Prints min/median/max of each and the ratio of the medians; at the end it removes the images it built
+ * and the manifests it pushed (only those: the repository name is random per run). The example app's gems come from the
  * Debian packages of the FROM image (`bundle install` resolves locally), so a real rebuild that
  * downloads and compiles gems costs far more: the ratio here is a lower bound.
  */
@@ -18,7 +19,7 @@ import { parseFlags } from "../../modules/pipeline/cli/args.js";
 import { parseConfig } from "../../modules/pipeline/src/lib/config.js";
 import { ensureBaseImage, planBaseImageBuild, resolveBaseImageSelection } from "../../modules/pipeline/src/lib/image-build.js";
 import { OciRegistry } from "../../modules/pipeline/src/registry/oci.js";
-import { dockerBuildPlan, dockerPush, ensureImageTestEnvironment, OPEN_REGISTRY, RUBY_IMAGE } from "../support/docker.js";
+import { docker, dockerBuildPlan, dockerPush, ensureImageTestEnvironment, OPEN_REGISTRY, RUBY_IMAGE } from "../support/docker.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURE = path.resolve(here, "../fixtures/rails-api");
@@ -57,13 +58,29 @@ async function planNow() {
   return planBaseImageBuild({ config, files: { gemfile, gemfileLock, dockerfileBase }, ...selection });
 }
 
+/** What this run built and pushed, removed at the end: each --no-cache rebuild leaves another image. */
+const builtImageIds = new Set<string>();
+const pushed = new Set<string>();
+
 async function rebuildAndPush(noCache: boolean): Promise<{ buildMs: number; pushMs: number }> {
   const plan = await planNow();
   const t0 = performance.now();
   await dockerBuildPlan(context, plan, plan.ref, { secretId: plan.secretId, tokenFile, noCache });
   const t1 = performance.now();
-  await dockerPush(plan.ref, plan.ref);
-  return { buildMs: t1 - t0, pushMs: performance.now() - t1 };
+  pushed.add(await dockerPush(plan.ref, plan.ref));
+  const pushMs = performance.now() - t1;
+  builtImageIds.add((await docker(["image", "inspect", "--format", "{{.Id}}", plan.ref])).stdout.trim());
+  return { buildMs: t1 - t0, pushMs };
+}
+
+/** Remove this run's images from docker and its manifests from the local registry (which allows deletes). */
+async function cleanUp(): Promise<void> {
+  if (builtImageIds.size > 0) await docker(["rmi", "--force", ...builtImageIds]).catch((err: Error) => console.error(`bench:images: could not remove its images: ${err.message}`));
+  for (const refWithDigest of pushed) {
+    const [, repository, digest] = /^[^/]+\/(.+):[^:@]+@(sha256:[0-9a-f]+)$/.exec(refWithDigest) ?? [];
+    if (!repository || !digest) continue;
+    await fetch(`http://${OPEN_REGISTRY.host}/v2/${repository}/manifests/${digest}`, { method: "DELETE" }).catch(() => undefined);
+  }
 }
 
 function stats(ms: number[]): { min: number; median: number; max: number } {
@@ -116,5 +133,6 @@ try {
   console.log(`ratio rebuild/check (medians): ${(b.median / c.median).toFixed(0)}x; rebuild+push/check: ${(missTotal / c.median).toFixed(0)}x`);
   console.log("note: gems resolve locally from Debian packages here; a rebuild that downloads and compiles gems costs more, so this ratio is a lower bound");
 } finally {
+  await cleanUp();
   await rm(work, { recursive: true, force: true });
 }

@@ -25,7 +25,6 @@ beforeAll(async () => {
   const outcome = await runShard(shardOf(plan, 0, { retries: 2, appDir: app }), root);
   retrySeconds = outcome.retrySeconds;
   result = summariseTestRun(plan, [outcome]);
-  console.log(result.text);
 }, 300_000);
 
 describe("--retries on the example app (real rspec, postgres, redis)", () => {

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { readSpecFiles } from "../../modules/pipeline/cli/shards.js";
+import { listSourceFiles } from "../../modules/pipeline/cli/source-dir.js";
 import { parseConfig } from "../../modules/pipeline/src/lib/config.js";
 import { mergeWorkerReports, parseWorkerBatches, type QueuePlan, type WorkerBatches } from "../../modules/pipeline/src/lib/queue-plan.js";
 import { readRetryReports } from "../../modules/pipeline/src/lib/retries.js";
@@ -44,10 +44,19 @@ export const shardOf = (plan: TestRunPlan, index: number, extra: Pick<ShardRun, 
 
 /** What the planner reads from the example app: spec files, committed timings, sizes. */
 export async function readExampleInputs(app = EXAMPLE_APP): Promise<Pick<TestRunInput, "specFiles" | "timingsText" | "timingsSource" | "fileSizes">> {
-  const specFiles = readSpecFiles(app);
+  const specFiles = listSourceFiles(app, config.test.specGlob);
   const timingsText = await readFile(path.join(app, config.test.timingsFile), "utf8").catch(() => undefined);
   const sizes = await Promise.all(specFiles.map(async (f) => (await stat(path.join(app, f))).size));
   return { specFiles, timingsText, timingsSource: config.test.timingsFile, fileSizes: Object.fromEntries(specFiles.map((f, i) => [f, sizes[i]!])) };
+}
+
+/** Lines of a failing shard's output printed; the whole output goes to a file. */
+const OUTPUT_TAIL_LINES = 40;
+
+/** The last `lines` lines of `text`, with a note of how many were left out. */
+export function tail(text: string, lines: number): string {
+  const all = text.replace(/\n$/, "").split("\n");
+  return all.length <= lines ? all.join("\n") : [`[... ${all.length - lines} earlier line(s)]`, ...all.slice(-lines)].join("\n");
 }
 
 /** Run one shard with its own services; they are stopped when it ends. Never throws on failing examples. */
@@ -81,7 +90,12 @@ export async function runShard({ index, shardCount, units, catchAll, retries, ap
     const read = (f: string) => readFile(path.join(outDir, f), "utf8").catch(() => undefined);
     const [junit, rspecJson, seconds] = await Promise.all([read("junit.xml"), read("rspec.json"), read("seconds")]);
     const retried = await readRetryReports(read);
-    if (exitCode !== 0) console.error(`shard ${index} output:\n${output}`);
+    if (exitCode !== 0) {
+      // A failing shard's output runs to thousands of lines of backtrace: the tail, and where the rest is.
+      const log = path.join(outRoot, `shard-${index}.log`);
+      await writeFile(log, output);
+      console.error(`shard ${index} exited with ${exitCode}; the last lines of its output (all of it: ${log}):\n${tail(output, OUTPUT_TAIL_LINES)}`);
+    }
     const outcome = { index, exitCode, output, junit: junit ?? "", rspecJson, seconds: seconds === undefined ? undefined : Number(seconds), ...retried };
     if (!queue) return outcome;
     // A worker's JUnit is the merge of the batches the queue accepted from it.

@@ -686,20 +686,22 @@ describe("update-variable CLI (the real npm script)", () => {
     expect(readFileSync(file).equals(original)).toBe(true);
   });
 
-  it("refuses a file HCL refuses (X = http://host/) with exit 1 and leaves it untouched (#13.3)", () => {
+  it("refuses a file HCL refuses (X = http://host/) with exit 2 (the file must change) and leaves it untouched (#13.3)", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "update-variable-"));
     const file = path.join(dir, "terragrunt.hcl");
     const original = 'X = http://host/\ninputs = {\n  image_version = "old"\n}\n';
     writeFileSync(file, original);
     const r = run(["--file", file, "--value", '"v2"']);
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr).toContain(`[HCL_INVALID] ${file}:1:`);
     expect(readFileSync(file, "utf8")).toBe(original);
   });
 
   it.each([
     { name: "missing file", args: (f: string) => ["--file", `${f}.nope`, "--value", '"v"'], status: 2, fragment: "does not exist" },
-    { name: "attribute missing", args: (f: string) => ["--file", f, "--name", "nope", "--value", '"v"'], status: 1, fragment: "has no nope attribute" },
+    { name: "attribute missing", args: (f: string) => ["--file", f, "--name", "nope", "--value", '"v"'], status: 2, fragment: "has no nope attribute" },
+    { name: "a directory as --file (it got a permissions hint)", args: (f: string) => ["--file", path.dirname(f), "--value", '"v"'], status: 2, fragment: "is a directory, not a regular file\n  fix: pass the path of an existing terragrunt.hcl" },
+    { name: "--value given twice", args: (f: string) => ["--file", f, "--value", '"a"', "--value", '"b"'], status: 2, fragment: "--value is given 2 times" },
     { name: "invalid value expression", args: (f: string) => ["--file", f, "--value", '"v'], status: 2, fragment: "is not a valid HCL expression: unterminated string" },
     { name: "missing --value", args: (f: string) => ["--file", f], status: 2, fragment: "--value is required" },
   ])("fails clearly on $name and leaves the file alone", ({ args, status, fragment }) => {

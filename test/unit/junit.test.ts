@@ -10,6 +10,7 @@ import {
   normaliseSpecPath,
   parseJUnit,
   parseXml,
+  type XmlElement,
 } from "../../modules/pipeline/src/lib/junit.js";
 import { thrown } from "../support/errors.js";
 import { REPO_ROOT } from "../support/introspect.js";
@@ -138,18 +139,26 @@ describe("parseJUnit on hand-written reports", () => {
   });
 
   it.each([
-    ["cut short", `<testsuite><testcase name="a" time="1">`, "t.xml:1:12: <testcase> is never closed"],
-    ["mismatched close", `<testsuite>\n  <testcase name="a"></testsuite>`, "t.xml:2:22: </testsuite> closes <testcase> opened at 2:3"],
-    ["unknown entity", `<testsuite><testcase name="a &nbsp; b"/></testsuite>`, "t.xml:1:30: unknown entity &nbsp;"],
+    ["cut short", `<testsuite><testcase name="a" time="1">`, "t.xml:1:12: <testcase> is never closed (open at the end: <testsuite> > <testcase>)"],
+    ["mismatched close", `<testsuite>\n  <testcase name="a"></testsuite>`, "t.xml:2:22: Expected closing tag 'testcase' (opened in line 2, col 3) instead of closing tag 'testsuite'"],
+    ["unknown entity", `<testsuite><testcase name="a &nbsp; b"/></testsuite>`, "t.xml:1:30: the value of attribute name of <testcase>: unknown entity &nbsp;"],
+    ["unknown entity in text", `<testsuite>\n<testcase name="a"><failure>x &nbsp; y</failure></testcase></testsuite>`, "t.xml:2:31: the text of <failure>: unknown entity &nbsp;"],
     ["bare ampersand", `<testsuite><testcase name="a & b"/></testsuite>`, `"&" must start an entity`],
-    ["raw < in an attribute", `<testsuite><testcase name="a < b"/></testsuite>`, `"<" is not allowed inside the value of attribute name`],
-    ["unquoted attribute", `<testsuite><testcase name=a/></testsuite>`, "must be quoted"],
-    ["duplicate attribute", `<testsuite><testcase name="a" name="b"/></testsuite>`, "attribute name appears twice"],
+    ["bare ampersand in text", `<testsuite>a & b</testsuite>`, `t.xml:1:14: char '&' is not expected`],
+    ["raw < in an attribute", `<testsuite><testcase name="a < b"/></testsuite>`, `t.xml:1:30: the value of attribute name of <testcase>: "<" is not allowed here`],
+    ["unquoted attribute", `<testsuite><testcase name=a/></testsuite>`, "t.xml:1:22: Attribute 'name' is without value"],
+    ["duplicate attribute", `<testsuite><testcase name="a" name="b"/></testsuite>`, "t.xml:1:31: Attribute 'name' is repeated"],
+    ["a DOCTYPE (it could declare entities)", `<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY a "b">]><testsuite>&a;</testsuite>`, "t.xml:2:1: a DOCTYPE is not allowed"],
+    ["a second root after a self-closing one", `<testsuite/>\n<testsuite/>`, "t.xml:2:1: a second root element <testsuite>"],
+    ["nesting deeper than 100 elements", `<testsuite>${"<a>".repeat(100_000)}${"</a>".repeat(100_000)}</testsuite>`, "t.xml: elements nest deeper than 100 levels"],
+    ["cut short deep inside", `<testsuite>${"<a>".repeat(100_000)}`, "<a> is never closed (open at the end: <testsuite> > <a> > ... > <a> > <a>, 100001 elements)"],
+    ["a name JavaScript reserves", `<testsuite><testcase constructor="x"/></testsuite>`, "an element or attribute is named constructor"],
+    ["a control character outside the root", `\u0001<testsuite/>`, "t.xml:1:1: char '\\u0001' is not expected"],
     ["two roots", `<testsuite/><testsuite/>`, "a second root element <testsuite>"],
     ["empty", "  \n", "the report is empty"],
     ["not JUnit", `<html><body/></html>`, "the root element is <html>"],
     ["bad time", `<testsuite>\n<testcase name="a" time="fast"/></testsuite>`, `t.xml:2:1: <testcase name="a"> time="fast" is not a number of seconds`],
-    ["text after the root", `<testsuite/>junk`, "text outside the root element"],
+    ["text after the root", `<testsuite/>junk`, `t.xml:1:13: text outside the root element: "junk"`],
     ["bad character reference", `<testsuite name="&#xZZ;"/>`, "invalid character reference"],
   ])("rejects %s naming the report and position", (_name, xml, fragment) => {
     const err = thrown(() => parseJUnit(xml, "t.xml"));
@@ -223,6 +232,36 @@ describe("mergeJUnit", () => {
     expect(merged).toMatch(/<testsuites name="rspec" tests="2" skipped="1" failures="0" errors="0" time="3\.500000">/);
   });
 
+  it("writes the shared samples byte for byte as the hand-written writer did (golden made by the code before fast-xml-parser)", () => {
+    const merged = mergeJUnit(SAMPLES.map((name) => ({ name, xml: sample(name) })));
+    expect(merged).toBe(readFileSync(path.join(REPO_ROOT, "test/golden/junit/merged-samples.xml"), "utf8"));
+  });
+
+  it.each([
+    ["a C0 control as a reference", `name="a&#x1;b"`, "a\u0001b", "1.1"],
+    ["a C0 control written raw by a custom formatter", `name="a\u0001b"`, "a\u0001b", "1.1"],
+    ["NUL", `name="a&#0;b"`, "a\u0000b", "1.0"],
+    ["escape and carriage return", `name="\u001b[31mred&#13;"`, "\u001b[31mred\r", "1.1"],
+    ["a C1 control and U+2028", `name="a\u0085b\u2028c"`, "a\u0085b\u2028c", "1.0"],
+    ["a non-character", `name="a&#xFFFE;"`, "a\ufffe", "1.0"],
+  ])("keeps %s in a test name through the merge", (_name, attribute, expected, version) => {
+    const shard = `<testsuite name="s"><testcase classname="c" ${attribute} file="./spec/a_spec.rb" time="1"/></testsuite>`;
+    const merged = mergeJUnit([shard]);
+    expect(parseJUnit(merged).cases[0]!.name).toBe(expected);
+    expect(merged.startsWith(`<?xml version="${version}" encoding="UTF-8"?>\n`)).toBe(true);
+  });
+
+  it("keeps control characters in failure text and CDATA (CDATA that needs a reference becomes text)", () => {
+    const shard = `<testsuite><testcase name="n" file="spec/a_spec.rb" time="0"><failure message="m">a&#x7;b\r\nc</failure><system-out><![CDATA[x\u0002y]]></system-out></testcase></testsuite>`;
+    const merged = mergeJUnit([shard]);
+    expect(merged).toContain("<system-out>x&#x2;y</system-out>");
+    const child = (e: XmlElement, name: string) => e.children.find((c): c is XmlElement => c.type === "element" && c.name === name)!;
+    const testcase = child(child(parseXml(merged), "testsuite"), "testcase");
+    const text = (name: string) => child(testcase, name).children.map((c) => (c.type === "text" ? c.text : "")).join("");
+    expect(text("failure")).toBe("a\u0007b\nc"); // \r\n is a line end in XML: \n
+    expect(text("system-out")).toBe("x\u0002y");
+  });
+
   it("names the broken report and position", () => {
     const err = thrown(() => mergeJUnit([{ name: "shard-0.xml", xml: "<testsuite/>" }, { name: "shard-1.xml", xml: "<testsuite>\n<testcase>" }]));
     expect(err.code).toBe("JUNIT_INVALID");
@@ -244,8 +283,8 @@ describe("formatJUnit", () => {
     expect(xml).toContain('file="./spec/models/trucking_pricing_spec.rb"');
   });
 
-  it("escapes everything XML needs escaped", () => {
-    expect(escapeXml(`a<b>&"c"'\u0001`)).toBe("a&lt;b&gt;&amp;&quot;c&quot;&apos;");
+  it("escapes everything XML needs escaped, control characters as references", () => {
+    expect(escapeXml(`a<b>&"c"'\u0001`)).toBe("a&lt;b&gt;&amp;&quot;c&quot;&apos;&#x1;");
     const xml = formatJUnit([{ file: "spec/a_spec.rb", fileSource: "file", name: `<"&'>`, classname: "c", time: 1, status: "failed", failure: { kind: "failure", message: "a\nb\tc\r", text: "x ]]> y" } }]);
     const c = parseJUnit(xml).cases[0]!;
     expect(c.name).toBe(`<"&'>`);

@@ -174,7 +174,7 @@ describe("npm run plan (no Dagger)", () => {
     mkdirSync(path.join(dir, "config"));
     writeFileSync(path.join(dir, "config/prod.env"), "RAILS_ENV=production\nGRAVITY_API_PASSWORD=MySecretPassword123\n");
     const r = await run(["--source", dir, "--tag", "release-v1.2.3", "--sha", SHA]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2); // an input error: the env file must change
     expect(r.stderr).toContain("[ENV_FILE_PLAINTEXT_SECRET]");
     expect(r.stderr).toContain("config/prod.env:2");
     expect(r.stderr).not.toContain("MySecretPassword123");
@@ -184,7 +184,28 @@ describe("npm run plan (no Dagger)", () => {
     const bare = mkdtempSync(path.join(os.tmpdir(), "plan-bare-"));
     writeFileSync(path.join(bare, "Gemfile"), "");
     const r = await run(["--source", bare, "--branch", "da/develop", "--sha", SHA]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain("[SOURCE_FILE_MISSING] Gemfile.lock is missing");
+  });
+
+  it.each([
+    ["pipeline.json", "[CONFIG_UNREADABLE] pipeline.json in DIR is a directory, not a regular file"],
+    ["config/prod.env", "[ENV_FILE_INVALID] config/prod.env in DIR is a directory, not a regular file"],
+    ["Gemfile.lock", "[SOURCE_FILE_MISSING] Gemfile.lock in DIR is a directory, not a regular file"],
+  ])("refuses %s that is a directory with exit 2 and no stack trace (it was EISDIR)", async (name, fragment) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "plan-dir-"));
+    for (const f of ["Gemfile", "Gemfile.lock", "Dockerfile.base"]) if (f !== name) writeFileSync(path.join(dir, f), "x\n");
+    mkdirSync(path.join(dir, name), { recursive: true });
+    const r = await run(["--source", dir, "--tag", "release-v1.2.3", "--sha", SHA]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(fragment.replace("DIR", dir));
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("prints --help and exits 0", async () => {
+    const r = await run(["--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("usage: npm run plan -- --source <value>");
+    expect(r.stdout).toContain("exit status: 0 success; 2 a usage or input error");
   });
 });

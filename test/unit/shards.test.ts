@@ -2,7 +2,9 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ProblemsError } from "../../modules/pipeline/src/lib/errors.js";
+import { parseConfig } from "../../modules/pipeline/src/lib/config.js";
 import {
+  MAX_SHARDS,
   formatShardPlan,
   formatShellArgs,
   groupExampleIds,
@@ -277,8 +279,16 @@ describe("baselines", () => {
 
 describe("validation", () => {
   const one = [{ path: "spec/a_spec.rb", seconds: 1 }];
+  it("pipeline.json caps test.shards where the planner does", () => {
+    expect(parseConfig({ test: { shards: MAX_SHARDS } }).test.shards).toBe(MAX_SHARDS);
+    expect(() => parseConfig({ test: { shards: MAX_SHARDS + 1 } })).toThrow(`test.shards: must be at most ${MAX_SHARDS}`);
+    expect(planShards(one, { shards: MAX_SHARDS }).shards).toHaveLength(MAX_SHARDS);
+  });
+
   it.each([
-    ["zero shards", one, { shards: 0 }, "ARGUMENT_INVALID", "--shards 0 must be a whole number ≥ 1"],
+    ["zero shards", one, { shards: 0 }, "ARGUMENT_INVALID", "--shards 0 must be a whole number from 1 to 64"],
+    ["more shards than the cap (pipeline.json caps test.shards at 64 too)", one, { shards: 65 }, "ARGUMENT_INVALID", "--shards 65 must be a whole number from 1 to 64"],
+    ["a count that would exhaust memory", one, { shards: 100_000_000_000 }, "ARGUMENT_INVALID", "--shards 100000000000 must be a whole number from 1 to 64"],
     ["negative shards", one, { shards: -2 }, "ARGUMENT_INVALID", "--shards -2"],
     ["fractional shards", one, { shards: 2.5 }, "ARGUMENT_INVALID", "--shards 2.5"],
     ["NaN shards", one, { shards: Number.NaN }, "ARGUMENT_INVALID", "--shards NaN"],
@@ -327,6 +337,8 @@ describe("formatting", () => {
     ["plain paths", ["spec/a_spec.rb", "spec/b_spec.rb:10:20"], "spec/a_spec.rb spec/b_spec.rb:10:20"],
     ["glob characters quoted", ["spec/a_spec.rb[1:1,1:2]"], "'spec/a_spec.rb[1:1,1:2]'"],
     ["quotes and spaces", ["spec/it's a_spec.rb"], `'spec/it'\\''s a_spec.rb'`],
+    ["a key starting with a dash is a file, not an rspec option", ["-x_spec.rb", "--require=evil.rb"], "./-x_spec.rb ./--require=evil.rb"],
+    ["a dashed key with example ids", ["-x_spec.rb[1:2]"], "'./-x_spec.rb[1:2]'"],
   ])("formatShellArgs: %s", (_name, units, expected) => {
     expect(formatShellArgs(units)).toBe(expected);
   });

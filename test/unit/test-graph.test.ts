@@ -5,6 +5,7 @@ import { dag } from "@dagger.io/dagger";
 import { beforeAll, describe, expect, it } from "vitest";
 import { TestStrategy } from "../../modules/pipeline/src/test-strategy.js";
 import { runTests } from "../../modules/pipeline/src/test-suite.js";
+import { captureLog } from "../support/console.js";
 import { countOf, installRecorder, lastPath, type Recorder } from "../support/dagger-recorder.js";
 
 const SPECS = Array.from({ length: 20 }, (_, i) => `spec/models/m${String(i).padStart(2, "0")}_spec.rb`);
@@ -66,9 +67,12 @@ beforeAll(async () => {
   rec = await installRecorder(answers({}));
 });
 
+/** What runTests printed to the Dagger log (captured, so the test output stays free of summary tables). */
+let printed: string[] = [];
+
 async function record(opts: Parameters<typeof answers>[0], run: () => Promise<unknown>): Promise<string[]> {
   rec = await installRecorder(answers(opts));
-  await run();
+  ({ printed } = await captureLog(run));
   // Whitespace in the SDK's query text is not meaningful: compare without it.
   return rec.expanded().map((q) => q.replace(/\s+/g, ""));
 }
@@ -127,6 +131,7 @@ describe("dagger call test (recorded graph)", () => {
       expect(dir).toContain(`withNewFile(path:"${f}"`);
     }
     expect(report!.failures).toBe(1);
+    expect(printed).toEqual([report!.summary]); // the summary goes to the Dagger log once
     expect(report!.summary).toContain("FAILED");
     expect(report!.summary).toContain("spec/models/m01_spec.rb");
     expect(() => report!.check()).toThrow("[TESTS_FAILED]");

@@ -9,6 +9,7 @@ import { formatTestOutcome } from "../../modules/pipeline/src/lib/test-outcome.j
 import { planTestRun } from "../../modules/pipeline/src/lib/test-run.js";
 import { checkExportedReport, mergeTimingsFrom } from "../../modules/pipeline/src/test-results.js";
 import { runTests } from "../../modules/pipeline/src/test-suite.js";
+import { captureLog } from "../support/console.js";
 import { installRecorder, lastPath } from "../support/dagger-recorder.js";
 
 const SPECS = ["spec/a_spec.rb", "spec/b_spec.rb", "spec/c_spec.rb"];
@@ -40,7 +41,8 @@ describe("test reads the previous timings from the restored cache first", () => 
     ["no cache (a first run): the committed spec/timings.json", { "spec/timings.json": '{"spec/a_spec.rb": 9}' }, "spec/timings.json", ".pipeline/timings.json"],
   ])("%s", async (_, files, read, notRead) => {
     const rec = await installRecorder(appAnswers(files));
-    await runTests(dag.host().directory("/app"), { shards: 2, shardIndex: -1 });
+    const { result: report, printed } = await captureLog(() => runTests(dag.host().directory("/app"), { shards: 2, shardIndex: -1 }));
+    expect(printed).toEqual([report.summary]); // the summary goes to the Dagger log, not to the test output
     const contentsOf = (p: string) => rec.queries.some((q) => squash(q).includes(`file(path:"${p}"){contents}`));
     expect(contentsOf(read)).toBe(true);
     expect(contentsOf(notRead)).toBe(false);
@@ -48,7 +50,7 @@ describe("test reads the previous timings from the restored cache first", () => 
 
   it("the report holds outcome.json and one timings/shard-<i>-of-<n>.json per shard run, and no runner copy holds .pipeline", async () => {
     const rec = await installRecorder(appAnswers({ ".pipeline/timings.json": '{"spec/c_spec.rb": 9}' }));
-    const report = await runTests(dag.host().directory("/app"), { shards: 2, shardIndex: 1 });
+    const { result: report } = await captureLog(() => runTests(dag.host().directory("/app"), { shards: 2, shardIndex: 1 }));
     await report.report.id();
     const dir = squash(rec.expanded().at(-1)!);
     expect(dir).toContain(`withNewFile(path:"outcome.json",contents:${JSON.stringify(formatTestOutcome({ failures: 0, brokenShards: 0, flaky: 0 }))}`.replace(/\s+/g, ""));
@@ -116,7 +118,8 @@ describe("merge-timings --nodes <dir>", () => {
       if (field === "contents") return files[lastPath(query)] ?? "{}";
       return undefined;
     });
-    const merged = await mergeTimingsFrom(dag.host().directory("/tmp/workspace/timings"));
+    const { result: merged, printed } = await captureLog(() => mergeTimingsFrom(dag.host().directory("/tmp/workspace/timings")));
+    expect(printed).toHaveLength(1); // its summary goes to the Dagger log
     await merged.id();
     const made = squash(rec.expanded().at(-1)!);
     expect(made).toContain('file(name:"timings.json"');

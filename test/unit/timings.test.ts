@@ -139,7 +139,12 @@ describe("strict parseTimings errors name the file and position", () => {
     ["knapsack value not a number", `{\n  "spec/a_spec.rb": 1,\n  "spec/b_spec.rb": "fast"\n}`, `t.json:3:3: "spec/b_spec.rb" has "fast", expected a number of seconds`],
     ["knapsack negative seconds", `{"spec/a_spec.rb": -1}`, `t.json:1:2: "spec/a_spec.rb" has -1`],
     ["knapsack array root", `{"a": 1}`.replace("{", "[").replace("}", "]").replace(`"a": 1`, `"a"`), "the format is not recognised"],
-    ["parallel_tests bad line", "spec/a_spec.rb:1\nspec/b_spec.rb:slow\n", `t.json:2: expected "path:seconds", found "spec/b_spec.rb:slow"`],
+    ["parallel_tests bad line", "spec/a_spec.rb:1\nspec/b_spec.rb:slow\n", `t.json:2: expected "path:seconds" with decimal seconds, found "spec/b_spec.rb:slow"`],
+    ["parallel_tests hexadecimal seconds", "spec/a_spec.rb:1\nspec/b_spec.rb:0x10\n", `t.json:2: expected "path:seconds" with decimal seconds, found "spec/b_spec.rb:0x10"`],
+    ["parallel_tests infinite seconds", "spec/a_spec.rb:1\nspec/b_spec.rb:1e999\n", `t.json:2: expected "path:seconds" with decimal seconds`],
+    ["parallel_tests only rspec's lines", "Randomized with seed 1\nRun options: include {focus: true}\n", "t.json:1:1: the format is not recognised"],
+    ["knapsack value a deeply nested array", `{"spec/a_spec.rb": ${"[".repeat(100_000)}${"]".repeat(100_000)}}`, `t.json:1:2: "spec/a_spec.rb" has an array, expected a number of seconds`],
+    ["JSON cut short deep inside", `{"spec/a_spec.rb": ${"[".repeat(100_000)}`, `t.json:1:100020: not valid JSON (Unexpected end of JSON input)`],
     ["parallel_tests missing seconds", "spec/a_spec.rb:1\nspec/b_spec.rb:\n", "t.json:2:"],
     ["truncated JUnit", `<testsuite>\n<testcase file="spec/a_spec.rb" name="x" time="1">`, "t.json:2:1: <testcase> is never closed"],
     ["rspec JSON without examples array", `{"version": "3", "examples": {}}`, `an rspec JSON report needs an "examples" array`],
@@ -157,6 +162,73 @@ describe("strict parseTimings errors name the file and position", () => {
   });
 });
 
+/*
+ * Minimal reproductions of parallel_tests runtime logs as public repositories commit them (issue #13,
+ * items 4 and 5). The shape follows parallel_tests' RuntimeLogger (lib/parallel_tests/rspec/runtime_logger.rb:
+ * `#{path}:#{seconds}` per file at the end of each process, appended to one log) and rspec's
+ * BaseTextFormatter, which writes its own lines into the same output: `Randomized with seed N`,
+ * `Run options: include {focus: true}`, `All examples were filtered out; ignoring {focus: true}`.
+ * Paths and times are made up; parallel_tests reads such a log with `runtimes` in
+ * lib/parallel_tests/test/runner.rb (rpartition(':'), test files only, last line wins).
+ */
+const LOG_WITH_RSPEC_LINES = [
+  "Randomized with seed 34250",
+  "spec/models/user_spec.rb:2.345",
+  "spec/requests/api/v1/orders_spec.rb:10.5",
+  "Run options: include {focus: true}",
+  "",
+  "All examples were filtered out; ignoring {focus: true}",
+  "spec/features/checkout_spec.rb:31.2",
+  "spec/lib/tiny_spec.rb:1.2e-05", // Ruby writes small floats with an exponent
+].join("\n");
+const LOG_APPENDED_ACROSS_RUNS = [
+  "spec/models/user_spec.rb:2.0",
+  "spec/features/checkout_spec.rb:30.0",
+  "spec/models/user_spec.rb:2.5",
+  "spec/features/checkout_spec.rb:31.0",
+  "spec/lib/tiny_spec.rb:0",
+  "spec/models/user_spec.rb:2.25",
+].join("\n");
+
+describe("parallel_tests logs as real repositories commit them", () => {
+  it("skips rspec's own lines as parallel_tests does, strict or not, without a warning", () => {
+    for (const t of [parseTimings(LOG_WITH_RSPEC_LINES, "rt.log"), parseTimingsOrWarn(LOG_WITH_RSPEC_LINES, "rt.log")]) {
+      expect(t.format).toBe("parallel-tests");
+      expect(t.files.map((f) => [f.path, f.seconds])).toEqual([
+        ["spec/features/checkout_spec.rb", 31.2],
+        ["spec/lib/tiny_spec.rb", 0.000012],
+        ["spec/models/user_spec.rb", 2.345],
+        ["spec/requests/api/v1/orders_spec.rb", 10.5],
+      ]);
+      expect(t.warnings).toEqual([]);
+    }
+  });
+
+  it("keeps the last time of a file listed again in a log appended across runs, and says so", () => {
+    const t = parseTimings(LOG_APPENDED_ACROSS_RUNS, "rt.log");
+    expect(t.files.map((f) => [f.path, f.seconds])).toEqual([
+      ["spec/features/checkout_spec.rb", 31],
+      ["spec/lib/tiny_spec.rb", 0],
+      ["spec/models/user_spec.rb", 2.25],
+    ]);
+    expect(t.warnings).toEqual([
+      "rt.log: 2 file(s) or example(s) are listed more than once, e.g. spec/models/user_spec.rb 3 times (line 1, line 3, line 6); the last time of each is used, as parallel_tests reads a log appended across runs",
+    ]);
+  });
+
+  it.each([
+    ["equal keys", `{\n  "spec/a_spec.rb": 1,\n  "spec/b_spec.rb": 2,\n  "spec/a_spec.rb": 3\n}`, [["spec/a_spec.rb", 3], ["spec/b_spec.rb", 2]], "spec/a_spec.rb 2 times (2:3, 4:3)"],
+    ["keys naming the same file", `{"./spec/a_spec.rb": 1, "spec/a_spec.rb": 4}`, [["spec/a_spec.rb", 4]], "spec/a_spec.rb 2 times (1:2, 1:25)"],
+    ["equal example keys", `{"spec/a_spec.rb[1:1]": 1, "spec/a_spec.rb[1:2]": 2, "spec/a_spec.rb[1:1]": 5}`, [["spec/a_spec.rb", 7]], "spec/a_spec.rb[1:1] 2 times"],
+  ])("knapsack %s: the last one is used, as Ruby's JSON reads it, and a warning says so", (_name, text, files, fragment) => {
+    const t = parseTimings(text, "k.json");
+    expect(t.files.map((f) => [f.path, f.seconds])).toEqual(files);
+    expect(t.warnings).toHaveLength(1);
+    expect(t.warnings[0]).toContain(`k.json: 1 file(s) or example(s) are listed more than once, e.g. ${fragment}`);
+    expect(t.warnings[0]).toContain("the last one is used, as knapsack (Ruby's JSON) reads the report");
+  });
+});
+
 describe("parseTimingsOrWarn never throws", () => {
   it.each([
     ["a missing file", undefined, 0, "no timings at t"],
@@ -164,7 +236,9 @@ describe("parseTimingsOrWarn never throws", () => {
     ["broken JSON", `{"spec/a_spec.rb": 1,`, 0, "ignoring t: [TIMINGS_INVALID] t:1:22: not valid JSON"],
     ["truncated JUnit", "<testsuite><testcase", 0, "ignoring t:"],
     ["one bad knapsack entry among good ones", `{"spec/a_spec.rb": 1, "spec/b_spec.rb": null}`, 1, `ignoring t:1:23: "spec/b_spec.rb" has null`],
-    ["one bad log line among good ones", "spec/a_spec.rb:1\ngarbage\nspec/c_spec.rb:2", 2, `ignoring t:2: expected "path:seconds"`],
+    ["one bad log line among good ones", "spec/a_spec.rb:1\nspec/b_spec.rb:x\nspec/c_spec.rb:2", 2, `ignoring t:2: expected "path:seconds"`],
+    ["a line that names no spec file (parallel_tests skips it)", "spec/a_spec.rb:1\ngarbage\nspec/c_spec.rb:2", 2, "t: skipped 1 line(s) that name no spec file (line 2), as parallel_tests does"],
+    ["200,000 bad knapsack entries", `{${Array.from({ length: 200_000 }, (_, i) => `"spec/f${i}_spec.rb": "x"`).join(",")}}`, 0, "ignoring 199980 more bad entries of t"],
   ])("%s: warns and keeps what it can", (_name, text, files, warning) => {
     const t = parseTimingsOrWarn(text, "t");
     expect(t.files).toHaveLength(files);

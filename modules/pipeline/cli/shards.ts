@@ -1,70 +1,83 @@
 /**
- * `npm run --silent shards -- --timings <file> --shards <n> [--source <app dir>] [--shard-index i] [--format json|text]`
+ * `npm run --silent shards -- --shards <n> [--source <app dir>] [--timings <file>] [--shard-index i] [--format json|text]`
  *
- * Plans timing-balanced rspec shards without Dagger, exactly as `dagger call test` does.
- * - Without `--source`, the units are exactly the entries of the timings file (it must be readable).
- * - With `--source <app dir>`, the units are the `spec/**\/*_spec.rb` files there, timed or not; timed
- *   files that vanished are dropped, untimed ones get the median time; a timings file that cannot be
- *   parsed only warns (on stderr) and the split falls back to estimates (a missing one is an error).
+ * Plans timing-balanced rspec shards without Dagger.
+ * - With `--source <app dir>` it plans exactly as `dagger call test` does (the same `planTestRun`):
+ *   the units are the files `test.specGlob` of the app's pipeline.json matches (default
+ *   `spec/**\/*_spec.rb`), timed or not; the timings are `--timings`, else the app's committed
+ *   `test.timingsFile`, else the spec files' sizes. Timed files that vanished are dropped, untimed ones
+ *   get the median time; a timings file that cannot be parsed only warns and the split falls back.
+ * - Without `--source`, the units are exactly the entries of `--timings` (strict: it must parse).
  * - `--shard-index i` prints only shard i: its units as rspec arguments (text) or its JSON object.
  *
- * stdout carries only the result; warnings go to stderr. Bad input exits non-zero with `[CODE] message`
- * and a `fix:` line, no stack trace.
+ * stdout carries only the result; warnings go to stderr. Exit status: see cli/args.ts (2 for a bad
+ * flag or input file, 1 for a failed operation); errors print `[CODE] message` and a `fix:` line.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { join, relative, resolve, sep } from "node:path";
+import { statSync } from "node:fs";
+import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { PipelineError } from "../src/lib/errors.js";
-import { formatShardPlan, formatShellArgs, planShards, validateShardOptions, type ShardPlan } from "../src/lib/shards.js";
+import { formatShardPlan, formatShellArgs, MAX_SHARDS, planShards, validateShardOptions, type ShardPlan } from "../src/lib/shards.js";
+import { planTestRun, type TestRunInput } from "../src/lib/test-run.js";
 import { formatTimingCoverage, planTimingCoverage, type TimingCoverage } from "../src/lib/timing-coverage.js";
-import { parseTimings, parseTimingsOrWarn, resolveTimings, type Timings } from "../src/lib/timings.js";
+import { parseTimings, resolveTimings } from "../src/lib/timings.js";
 import { parseFlags, runCli, type CliIo } from "./args.js";
+import { readInputText } from "./input-file.js";
+import { listSourceFiles, readOptionalSourceText, readSourceConfig, requireSourceDirectory } from "./source-dir.js";
 
 export const SHARDS_FLAGS = {
   timings: { type: "string", description: "previous timings: knapsack JSON, JUnit XML, parallel_tests log or rspec JSON" },
-  shards: { type: "integer", required: true, description: "number of parallel shards" },
-  source: { type: "string", description: "the application directory whose spec/**/*_spec.rb files are planned" },
-  "shard-index": { type: "integer", description: "print only this shard (0-based)" },
+  shards: { type: "integer", required: true, min: 1, max: MAX_SHARDS, description: "number of parallel shards" },
+  source: { type: "string", description: "the application directory, planned as dagger call test plans it" },
+  "shard-index": { type: "integer", description: "print only this shard (0-based, below --shards)" },
   format: { type: "string", choices: ["json", "text"], default: "json" },
   "whole-files": { type: "boolean", description: "never split a file by example ids" },
 } as const;
 
 const COMMAND = "npm run shards --";
+const SUMMARY =
+  "Plans timing-balanced rspec shards without Dagger. With --source it splits exactly as dagger call test does " +
+  "(the app's test.specGlob, then --timings, the restored test.timingsCacheFile, the committed test.timingsFile, or " +
+  "file sizes); without it the " +
+  "units are the entries of --timings.";
+const TIMINGS_HINT = "pass the timings file of a previous run (e.g. timings.json exported by `dagger call test`), or leave --timings out and pass --source";
 
-/** Spec files under `<source>/spec` (`**\/*_spec.rb`), as `spec/...` paths, sorted. */
-export function readSpecFiles(source: string): string[] {
-  const root = resolve(source);
-  if (!existsSync(root) || !statSync(root).isDirectory()) {
-    throw new PipelineError("ARGUMENT_INVALID", `--source ${source} is not a directory`, { hint: "pass the application's root directory, e.g. --source test/fixtures/rails-api" });
-  }
-  const specDir = join(root, "spec");
-  if (!existsSync(specDir) || !statSync(specDir).isDirectory()) {
-    throw new PipelineError("SOURCE_FILE_MISSING", `spec/ is missing from the source directory ${source} (the shards are made of spec/**/*_spec.rb files)`, {
-      hint: "pass the application repository with --source <dir>, one that has a spec/ folder",
-    });
-  }
-  const files: string[] = [];
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const full = join(dir, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if ((entry.isFile() || entry.isSymbolicLink()) && entry.name.endsWith("_spec.rb")) files.push(relative(root, full).split(sep).join("/"));
-    }
-  };
-  walk(specDir);
-  return files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+function readTimingsFlag(file: string): string {
+  return readInputText(file, { label: `--timings ${file}`, code: "TIMINGS_INVALID", hint: TIMINGS_HINT });
 }
 
-function readTimingsText(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    throw new PipelineError("TIMINGS_INVALID", `--timings ${path} cannot be read (${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "it is a directory" : (code ?? "read error")})`, {
-      hint: "pass the timings file of a previous run (e.g. timings.json exported by `dagger call test`), or leave --timings out and pass --source",
-      cause: err,
+/**
+ * What `dagger call test` reads from the app (src/test-suite.ts `readTestInputs`), read from a local
+ * directory: the spec files `test.specGlob` matches, the timings (`--timings`, else the restored
+ * `test.timingsCacheFile`, else the committed `test.timingsFile`), and the spec files' sizes when
+ * there are no timings.
+ */
+export function readSourceTestInputs(source: string, timingsFlag?: string): Pick<TestRunInput, "specFiles" | "timingsText" | "timingsSource" | "fileSizes"> {
+  requireSourceDirectory(source);
+  const config = readSourceConfig(source);
+  const specFiles = listSourceFiles(source, config.test.specGlob);
+  if (specFiles.length === 0) {
+    throw new PipelineError("SOURCE_FILE_MISSING", `no spec files match ${config.test.specGlob} in --source ${source}`, {
+      hint: "pass the application repository with --source <dir> (it needs a spec/ folder), or set test.specGlob in pipeline.json",
     });
   }
+  let timingsText: string | undefined;
+  let timingsSource = "(none)";
+  if (timingsFlag !== undefined) {
+    timingsText = readTimingsFlag(timingsFlag);
+    timingsSource = `--timings ${timingsFlag}`;
+  } else {
+    // The same order as the module: the previous run's merged timings where CI restored its cache, then the committed file.
+    for (const [file, key] of [[config.test.timingsCacheFile, "timingsCacheFile"], [config.test.timingsFile, "timingsFile"]] as const) {
+      timingsText = readOptionalSourceText(source, file, "TIMINGS_INVALID", `make ${file} a timings file, or set test.${key} in pipeline.json`);
+      if (timingsText !== undefined) {
+        timingsSource = file;
+        break;
+      }
+    }
+  }
+  const fileSizes = timingsText === undefined ? Object.fromEntries(specFiles.map((f) => [f, statSync(path.join(source, f)).size])) : {};
+  return { specFiles, timingsText, timingsSource, fileSizes };
 }
 
 /** The plan as the CLI prints it in JSON (`shards`, `lowerBoundSeconds`, `makespanSeconds`, ...). */
@@ -91,39 +104,37 @@ function round(x: number): number {
 
 /** The CLI body, with I/O injected for tests. */
 export function runShardsCli(argv: readonly string[], io: Pick<CliIo, "stdout" | "stderr">): void {
-  const flags = parseFlags(argv, SHARDS_FLAGS, { command: COMMAND });
+  const flags = parseFlags(argv, SHARDS_FLAGS, { command: COMMAND, summary: SUMMARY });
   if (flags.timings === undefined && flags.source === undefined) {
     throw new PipelineError("ARGUMENT_INVALID", `${COMMAND}: neither --timings nor --source was given, so there is nothing to plan`, {
       hint: "pass --timings <previous timings file>, --source <app dir>, or both",
     });
   }
   // Validate --shards / --shard-index before any file work, so the message is about the flag.
-  validateShardOptions(flags.shards, flags["shard-index"]);
-
-  let timings: Timings;
-  let existing: string[] | undefined;
-  if (flags.source !== undefined) {
-    existing = readSpecFiles(flags.source);
-    if (existing.length === 0) {
-      throw new PipelineError("SHARD_PLAN_INVALID", `--source ${flags.source} has no spec/**/*_spec.rb files`, { hint: "pass the application directory that holds the rspec suite" });
-    }
-    // A timings file that was named but is missing is an error (likely a typo); one that cannot be
-    // parsed only warns, and the split falls back to estimates.
-    timings = flags.timings === undefined ? parseTimingsOrWarn(undefined, "(no --timings)") : parseTimingsOrWarn(readTimingsText(flags.timings), flags.timings);
-  } else {
-    timings = parseTimings(readTimingsText(flags.timings!), flags.timings!);
-  }
-  const resolved = resolveTimings(timings, existing);
-  for (const w of resolved.warnings) io.stderr(`warning: ${w}\n`);
-  const coverage = planTimingCoverage(timings, resolved);
-  // A fallback is said on stderr as well (stdout carries only the result): a guessed split is never silent.
-  if (coverage.fallback) io.stderr(`${formatTimingCoverage(coverage).split("\n").slice(1).join("\n")}\n`);
-
-  const plan = planShards(resolved.files, {
+  validateShardOptions(flags.shards, flags["shard-index"], { command: COMMAND });
+  const options = {
     shards: flags.shards,
     ...(flags["shard-index"] !== undefined ? { shardIndex: flags["shard-index"] } : {}),
     splitExamples: !flags["whole-files"],
-  });
+  };
+
+  let plan: ShardPlan;
+  let warnings: string[];
+  let coverage: TimingCoverage;
+  if (flags.source !== undefined) {
+    // The very planTestRun of dagger call test, on the same inputs.
+    const run = planTestRun({ ...readSourceTestInputs(flags.source, flags.timings), shards: options.shards, shardIndex: options.shardIndex ?? -1, splitExamples: options.splitExamples });
+    ({ shardPlan: plan, warnings, coverage } = run);
+  } else {
+    const timings = parseTimings(readTimingsFlag(flags.timings!), flags.timings!);
+    const resolved = resolveTimings(timings);
+    plan = planShards(resolved.files, options);
+    warnings = resolved.warnings;
+    coverage = planTimingCoverage(timings, resolved);
+  }
+  for (const w of warnings) io.stderr(`warning: ${w}\n`);
+  // A fallback is said on stderr as well (stdout carries only the result): a guessed split is never silent.
+  if (coverage.fallback) io.stderr(`${formatTimingCoverage(coverage).split("\n").slice(1).join("\n")}\n`);
 
   if (plan.selected) {
     const s = plan.selected;
@@ -133,7 +144,7 @@ export function runShardsCli(argv: readonly string[], io: Pick<CliIo, "stdout" |
     return;
   }
   if (flags.format === "text") io.stdout(`${formatShardPlan(plan)}\n${formatTimingCoverage(coverage)}\n`);
-  else io.stdout(`${JSON.stringify(planToJson(plan, resolved.warnings, coverage), null, 2)}\n`);
+  else io.stdout(`${JSON.stringify(planToJson(plan, warnings, coverage), null, 2)}\n`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

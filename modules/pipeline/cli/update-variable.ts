@@ -7,13 +7,15 @@
  * `--value '"v1.2.3"'`; a value that is not one, or an edit that would leave a file HCL cannot parse,
  * is refused and the file is not written.
  *
- * Prints `<file>:<line> <scope>.<name>: <old> -> <new>` (or `unchanged`); exits 2 on a bad flag or
- * value, 1 when the file is missing, does not tokenize, or lacks the attribute.
+ * Prints `<file>:<line> <scope>.<name>: <old> -> <new>` (or `unchanged`). Exit status (cli/args.ts):
+ * 2 when the flags, the value or the file must change (missing, not a regular file, does not parse,
+ * lacks the attribute), 1 when the edited file could not be written.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { PipelineError } from "../src/lib/errors.js";
 import { setHclAttributeInBytes } from "../src/lib/hcl.js";
 import { parseFlags, runCli, type CliIo } from "./args.js";
+import { readInputFile } from "./input-file.js";
 
 const COMMAND = "npm run update-variable --";
 
@@ -24,25 +26,31 @@ const SPEC = {
   scope: { type: "string", description: "where the attribute sits: inputs, locals, . (top level); elsewhere only when named, e.g. inputs.env or inputs.listeners[0]" },
 } as const;
 
+const SUMMARY =
+  "Sets one attribute of a terragrunt.hcl in place, changing only that value's bytes (comments, alignment, " +
+  "heredocs and line ends are kept): the write-back of dagger call deploy, without git.";
+
 export async function updateVariable(argv: readonly string[], io: CliIo): Promise<void> {
-  const flags = parseFlags(argv, SPEC, { command: COMMAND });
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(flags.file);
-  } catch (err) {
-    const missing = (err as NodeJS.ErrnoException).code === "ENOENT";
-    throw new PipelineError("ARGUMENT_INVALID", `${COMMAND}: --file ${flags.file} ${missing ? "does not exist" : "cannot be read"}`, {
-      hint: missing ? "pass the path of an existing terragrunt.hcl, e.g. dev/us-west-2/dev/apps/rails-api/terragrunt.hcl" : "check the file's permissions",
-      cause: err,
-    });
-  }
+  const flags = parseFlags(argv, SPEC, { command: COMMAND, summary: SUMMARY });
+  const bytes = readInputFile(flags.file, {
+    label: `${COMMAND}: --file ${flags.file}`,
+    code: "ARGUMENT_INVALID",
+    hint: "pass the path of an existing terragrunt.hcl, e.g. dev/us-west-2/dev/apps/rails-api/terragrunt.hcl",
+  });
   const result = setHclAttributeInBytes(bytes, { name: flags.name, value: flags.value, file: flags.file, scope: flags.scope });
   const where = `${flags.file}:${result.line} ${result.scope ? `${result.scope}.` : ""}${flags.name}`;
   if (!result.changed) {
     io.stdout(`${where}: already ${flags.value}, unchanged\n`);
     return;
   }
-  await writeFile(flags.file, result.bytes);
+  try {
+    await writeFile(flags.file, result.bytes);
+  } catch (err) {
+    throw new PipelineError("FILE_WRITE_FAILED", `${COMMAND}: --file ${flags.file} could not be written (${(err as NodeJS.ErrnoException).code ?? "error"})`, {
+      hint: "check the file's permissions and the free space",
+      cause: err,
+    });
+  }
   io.stdout(`${where}: ${result.previous} -> ${flags.value}\n`);
 }
 

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { ProblemsError, type Problem } from "./errors.js";
+import { MAX_SHARDS } from "./shards.js";
 
 const accountId = z.string().regex(/^\d{12}$/, "expected 12 digits");
 const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "expected an AWS region like us-west-2");
@@ -91,7 +92,7 @@ export const configSchema = z.strictObject({
     workdir: z.string().startsWith("/", "expected an absolute path"),
   }),
   test: z.strictObject({
-    shards: z.number().int().min(1, "must be at least 1").max(64, "must be at most 64"),
+    shards: z.number().int().min(1, "must be at least 1").max(MAX_SHARDS, `must be at most ${MAX_SHARDS}`),
     postgresImage: nonEmpty,
     redisImage: nonEmpty,
     specGlob: nonEmpty,
@@ -225,7 +226,7 @@ const HINTS: Record<string, string> = {
   region: "use an AWS region code such as us-west-2",
   roleArn: "copy the role ARN from the IAM console",
   eksClusterArn: "copy the cluster ARN from `aws eks describe-cluster`",
-  shards: "use a whole number between 1 and 64",
+  shards: `use a whole number between 1 and ${MAX_SHARDS}`,
 };
 
 /**

@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   PUSH_FAILED: "an image push failed",
   CHECKOUT_DIRTY: "the checkout has uncommitted changes and the command deploys it",
   CHECKOUT_UNREADABLE: "the commit or branch was not given and cannot be read from the project's git checkout",
+  FILE_WRITE_FAILED: "a file a command edits could not be written",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -10,250 +10,16 @@
  *   A dotted classname without `file` (`spec.views.imports.show`) is lossy (`show.html.erb_spec.rb`), so no
  *   file is guessed; `matchClassnameToFile` resolves both shapes against a list of existing files.
  *
- * The XML reader is a small, strict parser for the subset JUnit uses: elements, attributes (`"` or `'`),
- * the five named entities and numeric references, CDATA, comments, processing instructions and a DOCTYPE
- * without internal subset. Errors are `PipelineError("JUNIT_INVALID")` naming the report and `line:column`.
+ * The XML layer (lib/xml.ts, on fast-xml-parser) validates, parses and writes; errors are
+ * `PipelineError("JUNIT_INVALID")` naming the report and `line:column`. Names and texts with control
+ * characters survive a parse and a write (they are written as character references).
  */
 import { PipelineError } from "./errors.js";
+import { formatPosition } from "./text-position.js";
+import { formatXmlDocument, parseXml, type XmlElement, type XmlNode } from "./xml.js";
 
-// ---------------------------------------------------------------------------------------------------------
-// XML subset
-// ---------------------------------------------------------------------------------------------------------
-
-export interface XmlElement {
-  type: "element";
-  name: string;
-  /** Attributes in document order (decoded). */
-  attributes: Array<[string, string]>;
-  children: XmlNode[];
-  /** Character offset of the `<` in the source, for error positions. */
-  offset: number;
-}
-
-export interface XmlText {
-  type: "text";
-  text: string;
-  cdata: boolean;
-}
-
-export type XmlNode = XmlElement | XmlText;
-
-/** `line:column` (1-based) of a character offset. */
-export function formatPosition(text: string, offset: number): string {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) {
-    line++;
-    lineStart = i + 1;
-  }
-  return `${line}:${offset - lineStart + 1}`;
-}
-
-/** An XML name (the ASCII part exactly, non-ASCII letters loosely), matched at `lastIndex`. */
-const NAME = /[A-Za-z_:\u00C0-\uFFFF][A-Za-z0-9_:.\-\u00B7\u00C0-\uFFFF]*/y;
-const NAMED_ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
-
-/**
- * Parse an XML document (the JUnit subset) into its root element.
- * @param source names the document in error messages (a file name or `shard 3`).
- */
-export function parseXml(xml: string, source = "XML"): XmlElement {
-  let pos = xml.charCodeAt(0) === 0xfeff ? 1 : 0;
-  const fail = (message: string, at = pos): never => {
-    throw new PipelineError("JUNIT_INVALID", `${source}:${formatPosition(xml, at)}: ${message}`, {
-      hint: "pass the report rspec_junit_formatter wrote (rspec --format RspecJunitFormatter --out <file>); a report cut short usually means the run was killed",
-    });
-  };
-
-  const decode = (raw: string, at: number): string => {
-    if (!raw.includes("&")) return raw;
-    return raw.replace(/&([^;&\s<]*);?/g, (match, body: string, index: number) => {
-      if (!match.endsWith(";")) fail(`"&" must start an entity such as &amp; (found ${JSON.stringify(match.slice(0, 12))})`, at + index);
-      if (body.startsWith("#")) {
-        const hex = body[1] === "x" || body[1] === "X";
-        const digits = body.slice(hex ? 2 : 1);
-        const code = digits !== "" && (hex ? /^[0-9a-fA-F]+$/ : /^[0-9]+$/).test(digits) ? Number.parseInt(digits, hex ? 16 : 10) : Number.NaN;
-        if (!Number.isFinite(code) || code > 0x10ffff || code === 0) fail(`invalid character reference &${body};`, at + index);
-        return String.fromCodePoint(code);
-      }
-      const named = NAMED_ENTITIES[body];
-      if (named === undefined) fail(`unknown entity &${body}; (XML knows &amp; &lt; &gt; &quot; &apos; and &#...;)`, at + index);
-      return named!;
-    });
-  };
-
-  const readName = (): string => {
-    NAME.lastIndex = pos;
-    const m = NAME.exec(xml);
-    if (!m) return fail(`expected a tag or attribute name, found ${describe(xml[pos])}`);
-    pos += m[0].length;
-    return m[0];
-  };
-  const skipSpace = (): void => {
-    for (let c = xml.charCodeAt(pos); c === 32 || c === 10 || c === 13 || c === 9; c = xml.charCodeAt(pos)) pos++;
-  };
-  const expectEnd = (terminator: string, what: string, from: number): number => {
-    const end = xml.indexOf(terminator, pos);
-    if (end === -1) fail(`${what} is never closed with ${terminator}`, from);
-    return end;
-  };
-  /** Skips comments, processing instructions and DOCTYPE at `pos`; returns false when none is there. */
-  const skipMisc = (): boolean => {
-    if (xml.startsWith("<!--", pos)) {
-      const start = pos;
-      pos = expectEnd("-->", "a comment", start) + 3;
-      return true;
-    }
-    if (xml.startsWith("<?", pos)) {
-      const start = pos;
-      pos = expectEnd("?>", "a processing instruction", start) + 2;
-      return true;
-    }
-    if (xml.startsWith("<!DOCTYPE", pos)) {
-      const start = pos;
-      const end = expectEnd(">", "the DOCTYPE", start);
-      if (xml.slice(start, end).includes("[")) fail("a DOCTYPE with an internal subset is not supported in JUnit reports", start);
-      pos = end + 1;
-      return true;
-    }
-    return false;
-  };
-
-  const readElement = (): XmlElement => {
-    const start = pos;
-    pos++; // <
-    const name = readName();
-    const element: XmlElement = { type: "element", name, attributes: [], children: [], offset: start };
-    const seen = new Set<string>();
-    for (;;) {
-      const before = pos;
-      skipSpace();
-      if (pos >= xml.length) fail(`<${name}> is cut short: the document ends inside the tag`, start);
-      if (xml[pos] === "/") {
-        if (xml[pos + 1] !== ">") fail(`expected "/>" to close <${name}>`);
-        pos += 2;
-        return element;
-      }
-      if (xml[pos] === ">") {
-        pos++;
-        break;
-      }
-      if (before === pos) fail(`expected whitespace before the next attribute of <${name}>, found ${describe(xml[pos])}`);
-      const attrAt = pos;
-      const attr = readName();
-      skipSpace();
-      if (xml[pos] !== "=") fail(`attribute ${attr} of <${name}> has no value (expected =)`);
-      pos++;
-      skipSpace();
-      const quote = xml[pos];
-      if (quote !== '"' && quote !== "'") fail(`the value of attribute ${attr} of <${name}> must be quoted`);
-      const valueStart = pos + 1;
-      const valueEnd = xml.indexOf(quote!, valueStart);
-      if (valueEnd === -1) fail(`the value of attribute ${attr} of <${name}> is never closed`, attrAt);
-      const raw = xml.slice(valueStart, valueEnd);
-      const lt = raw.indexOf("<");
-      if (lt !== -1) fail(`"<" is not allowed inside the value of attribute ${attr} (write &lt;)`, valueStart + lt);
-      if (seen.has(attr)) fail(`attribute ${attr} appears twice on <${name}>`, attrAt);
-      seen.add(attr);
-      // Attribute-value normalisation: literal tabs/newlines become spaces; &#10; stays a newline.
-      element.attributes.push([attr, decode(/[\t\n\r]/.test(raw) ? raw.replace(/[\t\n\r]/g, " ") : raw, valueStart)]);
-      pos = valueEnd + 1;
-    }
-    // content
-    for (;;) {
-      if (pos >= xml.length) fail(`<${name}> is never closed (expected </${name}>)`, start);
-      const lt = xml.indexOf("<", pos);
-      if (lt === -1) fail(`<${name}> is never closed (expected </${name}>)`, start);
-      if (lt > pos) {
-        const raw = xml.slice(pos, lt);
-        element.children.push({ type: "text", text: decode(raw, pos), cdata: false });
-        pos = lt;
-      }
-      if (xml.startsWith("</", pos)) {
-        const closeAt = pos;
-        pos += 2;
-        const closing = readName();
-        skipSpace();
-        if (xml[pos] !== ">") fail(`expected ">" to end </${closing}>`);
-        pos++;
-        if (closing !== name) fail(`</${closing}> closes <${name}> opened at ${formatPosition(xml, start)}`, closeAt);
-        return element;
-      }
-      if (xml.startsWith("<![CDATA[", pos)) {
-        const cdataStart = pos;
-        const end = expectEnd("]]>", "a CDATA section", cdataStart);
-        element.children.push({ type: "text", text: xml.slice(cdataStart + 9, end), cdata: true });
-        pos = end + 3;
-        continue;
-      }
-      if (skipMisc()) continue;
-      if (xml.startsWith("<!", pos)) fail(`unexpected markup ${JSON.stringify(xml.slice(pos, pos + 12))}`);
-      element.children.push(readElement());
-    }
-  };
-
-  let root: XmlElement | undefined;
-  for (;;) {
-    skipSpace();
-    if (pos >= xml.length) break;
-    if (xml[pos] !== "<") fail(`text outside the root element: ${JSON.stringify(xml.slice(pos, pos + 20))}`);
-    if (skipMisc()) continue;
-    if (root) fail(`a second root element <${xml.slice(pos + 1).match(/^[^\s/>]*/)?.[0]}> after </${root.name}>`);
-    root = readElement();
-  }
-  if (!root) fail(xml.trim() === "" ? "the report is empty" : "no root element", 0);
-  return root!;
-}
-
-function describe(ch: string | undefined): string {
-  return ch === undefined ? "the end of the document" : JSON.stringify(ch);
-}
-
-/** Escape text for an attribute value or element content. */
-export function escapeXml(text: string): string {
-  return text.replace(/[&<>"'\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, (ch) => {
-    switch (ch) {
-      case "&":
-        return "&amp;";
-      case "<":
-        return "&lt;";
-      case ">":
-        return "&gt;";
-      case '"':
-        return "&quot;";
-      case "'":
-        return "&apos;";
-      default:
-        return ""; // control characters are not allowed in XML 1.0 at all
-    }
-  });
-}
-
-/** Serialise an element tree back to XML (attributes escaped, CDATA kept). */
-export function formatXmlElement(element: XmlElement, indent = ""): string {
-  // Whitespace other than spaces is written as references: a parser normalises literal ones to spaces.
-  const attrs = element.attributes.map(([k, v]) => ` ${k}="${escapeXml(v).replace(/\n/g, "&#10;").replace(/\t/g, "&#9;").replace(/\r/g, "&#13;")}"`).join("");
-  if (element.children.length === 0) return `${indent}<${element.name}${attrs}/>`;
-  const hasElements = element.children.some((c) => c.type === "element");
-  const onlyElements = hasElements && element.children.every((c) => c.type === "element" || (!c.cdata && c.text.trim() === ""));
-  if (onlyElements) {
-    const inner = element.children
-      .filter((c): c is XmlElement => c.type === "element")
-      .map((c) => formatXmlElement(c, `${indent}  `))
-      .join("\n");
-    return `${indent}<${element.name}${attrs}>\n${inner}\n${indent}</${element.name}>`;
-  }
-  const inner = element.children
-    .map((c) =>
-      c.type === "element"
-        ? formatXmlElement(c)
-        : c.cdata
-          ? `<![CDATA[${c.text.replace(/]]>/g, "]]]]><![CDATA[>")}]]>`
-          : escapeXml(c.text).replace(/&apos;/g, "'").replace(/&quot;/g, '"'),
-    )
-    .join("");
-  return `${indent}<${element.name}${attrs}>${inner}</${element.name}>`;
-}
+export { escapeXml, formatXmlElement, parseXml, type XmlElement, type XmlNode, type XmlText } from "./xml.js";
+export { formatPosition } from "./text-position.js";
 
 function attr(element: XmlElement, name: string): string | undefined {
   for (const [k, v] of element.attributes) if (k === name) return v;
@@ -405,8 +171,10 @@ export function parseJUnit(xml: string, source = "junit.xml"): JUnitReport {
 }
 
 function readJUnit(root: XmlElement, xml: string, source: string): JUnitReport {
+  // Element offsets count from after a byte order mark.
+  const text = xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml;
   const fail = (element: XmlElement) => (message: string): never => {
-    throw new PipelineError("JUNIT_INVALID", `${source}:${formatPosition(xml, element.offset)}: ${message}`, {
+    throw new PipelineError("JUNIT_INVALID", `${source}:${formatPosition(text, element.offset)}: ${message}`, {
       hint: "pass a JUnit report written by rspec_junit_formatter (root <testsuite> or <testsuites>)",
     });
   };
@@ -554,7 +322,7 @@ export function mergeJUnit(reports: ReadonlyArray<string | JUnitInput>, options:
     ["time", formatSeconds(reported)],
   ];
   const root: XmlElement = { type: "element", name: "testsuites", attributes: rootAttrs, children: suites, offset: 0 };
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${formatXmlElement(root)}\n`;
+  return formatXmlDocument(root);
 }
 
 function formatSeconds(seconds: number): string {
@@ -602,5 +370,5 @@ export function formatJUnit(cases: readonly TestCase[], options: { name?: string
     return { type: "element", name: "testcase", attributes: caseAttrs, children: inner, offset: 0 };
   });
   const root: XmlElement = { type: "element", name: "testsuite", attributes: attrs, children, offset: 0 };
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${formatXmlElement(root)}\n`;
+  return formatXmlDocument(root);
 }

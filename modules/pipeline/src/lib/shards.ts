@@ -98,15 +98,26 @@ function compareIds(a: string, b: string): number {
   return na.length - nb.length || compare(a, b);
 }
 
-/** Validate `--shards` and `--shard-index`; throws `ARGUMENT_INVALID` naming the flag. */
-export function validateShardOptions(shards: number, shardIndex?: number): void {
-  if (!Number.isInteger(shards) || shards < 1) {
-    throw new PipelineError("ARGUMENT_INVALID", `--shards ${String(shards)} must be a whole number ≥ 1`, {
+/**
+ * The most shards a run may have: the one cap for pipeline.json `test.shards`, `dagger call test
+ * --shards` and `npm run shards -- --shards` (a plan allocates per shard, so an unbounded count
+ * exhausts memory instead of failing with a message).
+ */
+export const MAX_SHARDS = 64;
+
+/**
+ * Validate `--shards` and `--shard-index`; throws `ARGUMENT_INVALID` naming the flag.
+ * @param options.command prefixes the message with the command that was run (`npm run shards --`).
+ */
+export function validateShardOptions(shards: number, shardIndex?: number, options: { command?: string } = {}): void {
+  const prefix = options.command ? `${options.command}: ` : "";
+  if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) {
+    throw new PipelineError("ARGUMENT_INVALID", `${prefix}--shards ${String(shards)} must be a whole number from 1 to ${MAX_SHARDS}`, {
       hint: "pass --shards 8 for eight parallel shards (--shards 1 runs everything in one)",
     });
   }
   if (shardIndex !== undefined && (!Number.isInteger(shardIndex) || shardIndex < 0 || shardIndex >= shards)) {
-    throw new PipelineError("ARGUMENT_INVALID", `--shard-index ${String(shardIndex)} is out of range for --shards ${shards} (valid: 0 to ${shards - 1})`, {
+    throw new PipelineError("ARGUMENT_INVALID", `${prefix}--shard-index ${String(shardIndex)} is out of range for --shards ${shards} (valid: 0 to ${shards - 1})`, {
       hint: `pass --shard-index from 0 to ${shards - 1}, e.g. $CIRCLE_NODE_INDEX with parallelism ${shards}`,
     });
   }
@@ -382,9 +393,13 @@ export function parseShardUnit(unit: string): { file: string; ids: string[] } {
   return { file: unit, ids: [] };
 }
 
-/** Quote a unit for a POSIX shell when it holds glob or other special characters (`[`, `]`, spaces). */
+/**
+ * Units as rspec arguments on a POSIX shell line: quoted when they hold glob or other special
+ * characters (`[`, `]`, spaces), and a unit starting with `-` (a timings key such as `-x_spec.rb`)
+ * written as `./-x_spec.rb`, so rspec reads a file and not an option.
+ */
 export function formatShellArgs(units: readonly string[]): string {
-  return shellCommand(units);
+  return shellCommand(units.map((unit) => (unit.startsWith("-") ? `./${unit}` : unit)));
 }
 
 /** A readable text block of a plan (the CLI's `--format text` and the Dagger log). */

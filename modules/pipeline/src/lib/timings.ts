@@ -2,10 +2,17 @@
  * The timing store: previous run times per spec file (and per example when known), read from
  * - rspec_junit_formatter XML (per example and per file; `file="./spec/..."`),
  * - knapsack JSON (`{"spec/a_spec.rb": 1.23, ...}`; keys like `spec/a_spec.rb[1:2]` are examples),
- * - parallel_tests runtime logs (`spec/a_spec.rb:1.23` per line, split on the LAST colon),
+ * - parallel_tests runtime logs (`spec/a_spec.rb:1.23` per line, split on the LAST colon; lines that
+ *   name no spec file, such as rspec's own `Randomized with seed 1234`, are skipped as parallel_tests
+ *   skips them),
  * - rspec's JSON formatter (`{"examples":[{"id":"./spec/a_spec.rb[1:1]","run_time":0.1,...}]}`), the one
  *   format that carries example ids for every example, which example-level splitting needs.
- * The format is detected from the content. Pure: strings in, data out.
+ * The format is detected from the content. Pure: strings in, data out, in time linear in the text.
+ *
+ * A file or example listed twice is read as the tool that wrote the file reads it, and a warning says
+ * so: a parallel_tests log appended across runs keeps the last time of each file (parallel_tests'
+ * `runtimes` assigns `times[test] = ...` line by line), a knapsack report keeps the last of equal keys
+ * (Ruby's JSON, like `JSON.parse`). Seconds are decimal numbers only (`0x10` is refused, not 16).
  *
  * `parseTimings` is strict (throws `TIMINGS_INVALID` naming the file and `line:column`);
  * `parseTimingsOrWarn` never throws: it keeps what it can and returns warnings, so a bad timings file
@@ -13,7 +20,9 @@
  * that exist now: drops the vanished, estimates the new (median known time, `estimated: true`).
  */
 import { PipelineError, ProblemsError, type Problem } from "./errors.js";
-import { formatPosition, matchClassnameToFile, normaliseSpecPath, parseJUnit, type JUnitReport } from "./junit.js";
+import { scanJson, type JsonKey } from "./json-scan.js";
+import { matchClassnameToFile, normaliseSpecPath, parseJUnit, type JUnitReport } from "./junit.js";
+import { formatPosition, positionsIn } from "./text-position.js";
 
 export type TimingsFormat = "junit" | "knapsack" | "parallel-tests" | "rspec-json";
 
@@ -49,6 +58,9 @@ export interface Timings {
 const HINT =
   "pass a knapsack JSON report, a parallel_tests runtime log, an rspec JSON report or a JUnit XML report from a previous run, or leave the timings out to split by file count";
 
+/** Bad entries listed in an error or in warnings; the rest are counted. */
+const MAX_LISTED_PROBLEMS = 20;
+
 /** Guess the format from the content; throws `TIMINGS_INVALID` when it is none of the four. */
 export function detectTimingsFormat(text: string, source = "timings"): TimingsFormat {
   const body = text.replace(/^\uFEFF/, "").trimStart();
@@ -56,9 +68,10 @@ export function detectTimingsFormat(text: string, source = "timings"): TimingsFo
   if (body.startsWith("<")) return "junit";
   if (body.startsWith("{")) return /^\{\s*"(version|examples|summary|seed)"\s*:/.test(body) || /"examples"\s*:\s*\[/.test(body) ? "rspec-json" : "knapsack";
   const first = body.split("\n", 1)[0]!.trim();
-  // parallel_tests: `path:seconds` lines; one well-formed line among the first 20 is enough to tell.
-  const lines = body.split("\n", 40).map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#")).slice(0, 20);
-  if (lines.some((l) => /^[^\s\[{<][^\s]*:\s*[-+0-9.eE]+$/.test(l))) return "parallel-tests";
+  // parallel_tests: `path:seconds` lines; one among the first 200 lines is enough to tell (rspec's own
+  // lines may come first in a log as committed).
+  const lines = body.split("\n", 200).map((l) => l.trim());
+  if (lines.some((l) => timingLine(l) !== undefined)) return "parallel-tests";
   throw new PipelineError("TIMINGS_INVALID", `${source}:1:1: the format is not recognised (starts with ${JSON.stringify(first.slice(0, 40))})`, {
     hint: HINT,
   });
@@ -71,7 +84,11 @@ export function parseTimings(text: string, source = "timings"): Timings {
   if (problems.length === 1) {
     throw new PipelineError("TIMINGS_INVALID", `${problems[0]!.path}: ${problems[0]!.message}`, { hint: problems[0]!.hint ?? HINT });
   }
-  if (problems.length > 1) throw new ProblemsError("TIMINGS_INVALID", `${source} cannot be used as timings`, problems.slice(0, 20));
+  if (problems.length > 1) {
+    const listed = problems.slice(0, MAX_LISTED_PROBLEMS);
+    if (problems.length > MAX_LISTED_PROBLEMS) listed.push({ path: source, message: `and ${problems.length - MAX_LISTED_PROBLEMS} more bad entries` });
+    throw new ProblemsError("TIMINGS_INVALID", `${source} cannot be used as timings`, listed);
+  }
   return timings;
 }
 
@@ -92,7 +109,9 @@ export function parseTimingsOrWarn(text: string | undefined, source = "timings")
     const message = err instanceof Error ? err.message.split("\n")[0]! : String(err);
     return { format: "none", source, files: [], unattributed: [], warnings: [`ignoring ${source}: ${message}`] };
   }
-  const warnings = problems.map((p) => `ignoring ${p.path}: ${p.message}`);
+  // A file with many bad entries gives a few lines, not one per entry.
+  const warnings = problems.slice(0, MAX_LISTED_PROBLEMS).map((p) => `ignoring ${p.path}: ${p.message}`);
+  if (problems.length > MAX_LISTED_PROBLEMS) warnings.push(`ignoring ${problems.length - MAX_LISTED_PROBLEMS} more bad entries of ${source}`);
   return { ...timings, warnings: [...timings.warnings, ...warnings] };
 }
 
@@ -191,96 +210,42 @@ function checkSeconds(value: unknown): value is number {
   return typeof value === "number" && Number.isFinite(value) && value >= 0;
 }
 
+/** Seconds as parallel_tests and knapsack write them: decimal, maybe with an exponent (Ruby's `1.2e-05`). */
+const DECIMAL_SECONDS = /^\+?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
+
+/** A short, bounded description of a JSON value for a message (never the whole value). */
+function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (Array.isArray(value)) return "an array";
+  if (value !== null && typeof value === "object") return "an object";
+  return String(value);
+}
+
+/** JSON.parse, or `TIMINGS_INVALID` naming `source:line:column` of the first syntax error. */
 function parseJson(text: string, source: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    const at = /position (\d+)/.exec(message);
-    const offset = at ? Number(at[1]) : locateJsonError(text);
+    const offset = scanJson(text).errorAt;
     const where = offset !== undefined ? `${source}:${formatPosition(text, offset)}` : source;
-    throw new PipelineError("TIMINGS_INVALID", `${where}: not valid JSON (${message.split("\n")[0]})`, { hint: HINT, cause: err });
+    throw new PipelineError("TIMINGS_INVALID", `${where}: not valid JSON (${message.split("\n")[0]!.slice(0, 120)})`, { hint: HINT, cause: err });
   }
 }
 
-/**
- * Offset of the first syntax error in JSON text (V8 does not always say where): a small
- * recursive-descent scan, run only after JSON.parse failed.
- */
-export function locateJsonError(text: string): number | undefined {
-  let i = 0;
-  const ws = () => {
-    while (i < text.length && " \t\n\r\uFEFF".includes(text[i]!)) i++;
-  };
-  const fail = (): never => {
-    throw i;
-  };
-  const str = () => {
-    if (text[i] !== '"') fail();
-    i++;
-    while (i < text.length && text[i] !== '"') {
-      if (text.charCodeAt(i) < 0x20) fail();
-      if (text[i] === "\\") {
-        i++;
-        if (text[i] === "u") {
-          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail();
-          i += 4;
-        } else if (!'"\\/bfnrt'.includes(text[i] ?? "x")) fail();
-      }
-      i++;
-    }
-    if (i >= text.length) fail();
-    i++;
-  };
-  const value = (): void => {
-    ws();
-    const c = text[i];
-    if (c === "{") {
-      i++;
-      ws();
-      if (text[i] === "}") return void i++;
-      for (;;) {
-        ws();
-        str();
-        ws();
-        if (text[i] !== ":") fail();
-        i++;
-        value();
-        ws();
-        if (text[i] === ",") i++;
-        else if (text[i] === "}") return void i++;
-        else fail();
-      }
-    }
-    if (c === "[") {
-      i++;
-      ws();
-      if (text[i] === "]") return void i++;
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ",") i++;
-        else if (text[i] === "]") return void i++;
-        else fail();
-      }
-    }
-    if (c === '"') return str();
-    const m = /^(-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?|true|false|null)/.exec(text.slice(i, i + 400));
-    if (!m) fail();
-    i += m![0].length;
-  };
-  try {
-    value();
-    ws();
-    return i < text.length ? i : undefined;
-  } catch (at) {
-    return typeof at === "number" ? Math.min(at, text.length) : undefined;
-  }
+/** Several occurrences of one file or example: which one was used and where all of them are. */
+interface Occurrences {
+  count: number;
+  where: string[];
 }
 
-function keyPosition(text: string, key: string, source: string): string {
-  const at = text.indexOf(JSON.stringify(key));
-  return at === -1 ? source : `${source}:${formatPosition(text, at)}`;
+/** One warning for every file or example listed more than once, saying which time was used and why. */
+function duplicatesWarning(source: string, duplicates: ReadonlyMap<string, Occurrences>, rule: string): string[] {
+  const repeated = [...duplicates].filter(([, o]) => o.count > 1);
+  if (repeated.length === 0) return [];
+  const [key, o] = repeated[0]!;
+  const example = `${key} ${o.count} times (${o.where.slice(0, 3).join(", ")}${o.count > 3 ? ", ..." : ""})`;
+  return [`${source}: ${repeated.length} file(s) or example(s) are listed more than once, e.g. ${example}; ${rule}`];
 }
 
 function parseKnapsack(text: string, source: string, problems: Problem[]): Timings {
@@ -288,50 +253,102 @@ function parseKnapsack(text: string, source: string, problems: Problem[]): Timin
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     throw new PipelineError("TIMINGS_INVALID", `${source}:1:1: a knapsack report is a JSON object of "path": seconds`, { hint: HINT });
   }
-  const acc = new Accumulator();
-  for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
-    if (!checkSeconds(value)) {
-      problems.push({
-        path: keyPosition(text, key, source),
-        message: `${JSON.stringify(key)} has ${JSON.stringify(value)}, expected a number of seconds ≥ 0`,
-        hint: `write the seconds as a number, e.g. ${JSON.stringify(key)}: 1.25`,
-      });
+  const values = data as Record<string, unknown>;
+  // The keys in document order, with positions: JSON.parse keeps only the last of equal keys.
+  const keys: JsonKey[] = scanJson(text).keys;
+  const position = positionsIn(text);
+  const kept = new Map<string, { key: string; seconds: number }>();
+  const seen = new Map<string, Occurrences>();
+  const reported = new Set<string>();
+  for (const { key, offset } of keys) {
+    const value = values[key];
+    if (!checkSeconds(value) || key.trim() === "") {
+      const where = `${source}:${position(offset)}`;
+      // Equal raw keys share JSON.parse's (last) value: report it once.
+      if (!reported.has(key)) {
+        reported.add(key);
+        problems.push(
+          key.trim() === ""
+            ? { path: where, message: "an empty path" }
+            : { path: where, message: `${JSON.stringify(key)} has ${describeValue(value)}, expected a number of seconds ≥ 0`, hint: `write the seconds as a number, e.g. ${JSON.stringify(key)}: 1.25` },
+        );
+      }
       continue;
     }
-    if (key.trim() === "") {
-      problems.push({ path: keyPosition(text, key, source), message: "an empty path" });
-      continue;
-    }
-    acc.addKey(key, value);
+    const unit = normaliseSpecPath(key);
+    const occurrences = seen.get(unit) ?? { count: 0, where: [] };
+    occurrences.count++;
+    if (occurrences.where.length < 3) occurrences.where.push(position(offset));
+    seen.set(unit, occurrences);
+    kept.set(unit, { key, seconds: value });
   }
-  return { format: "knapsack", source, files: acc.result(), unattributed: [], warnings: [] };
+  const acc = new Accumulator();
+  for (const { key, seconds } of kept.values()) acc.addKey(key, seconds);
+  const warnings = duplicatesWarning(source, seen, "the last one is used, as knapsack (Ruby's JSON) reads the report");
+  return { format: "knapsack", source, files: acc.result(), unattributed: [], warnings };
 }
 
+/**
+ * rspec's own output that a parallel_tests log as committed carries (its RuntimeLogger is an rspec
+ * text formatter): `Randomized with seed 1234`, `Run options: include {focus: true}`, `All examples
+ * were filtered out; ignoring {focus: true}`. Skipped without a word, as parallel_tests skips them.
+ */
+const RSPEC_OWN_LINE = /^(Randomized with seed \d+|Run options: |All examples were filtered out)/;
+
+/**
+ * `path:seconds` split on the last colon, when the path names a spec file (`.rb` or `.feature`,
+ * optionally with an example id or line); undefined for any other line.
+ */
+function timingLine(line: string): { path: string; secondsText: string } | undefined {
+  const colon = line.lastIndexOf(":");
+  if (colon <= 0) return undefined;
+  const path = line.slice(0, colon).trim();
+  const file = path.replace(/(\[[\d:,]+\]|(:\d+)+)$/, "");
+  if (!/\.(rb|feature)$/.test(file) || /^[\[{<]/.test(path)) return undefined;
+  return { path, secondsText: line.slice(colon + 1).trim() };
+}
+
+/**
+ * A parallel_tests runtime log, read as parallel_tests reads it (lib/parallel_tests/test/runner.rb,
+ * `runtimes`): `test, _, time = line.rpartition(':')`, a line counts only when `test` is a test file,
+ * and `times[test] = time` keeps the LAST line of a file, so a log appended across runs gives each
+ * file its latest time (adding them up made a real log 8.6 times too slow).
+ */
 function parseParallelTests(text: string, source: string, problems: Problem[]): Timings {
-  const acc = new Accumulator();
-  const seen = new Map<string, number>();
-  const warnings: string[] = [];
+  const kept = new Map<string, { path: string; seconds: number }>();
+  const seen = new Map<string, Occurrences>();
+  const skipped: string[] = [];
   const lines = text.split("\n");
   lines.forEach((rawLine, i) => {
     const line = rawLine.replace(/\r$/, "").trim();
-    if (line === "" || line.startsWith("#")) return;
-    const colon = line.lastIndexOf(":");
-    const path = colon > 0 ? line.slice(0, colon).trim() : "";
-    const secondsText = colon > 0 ? line.slice(colon + 1).trim() : "";
-    const seconds = secondsText === "" ? Number.NaN : Number(secondsText);
-    if (path === "" || !checkSeconds(seconds)) {
+    if (line === "" || line.startsWith("#") || RSPEC_OWN_LINE.test(line)) return;
+    const entry = timingLine(line);
+    if (entry === undefined) {
+      skipped.push(`${i + 1}`);
+      return;
+    }
+    const seconds = DECIMAL_SECONDS.test(entry.secondsText) ? Number(entry.secondsText) : Number.NaN;
+    if (!checkSeconds(seconds)) {
       problems.push({
         path: `${source}:${i + 1}`,
-        message: `expected "path:seconds", found ${JSON.stringify(line.slice(0, 80))}`,
+        message: `expected "path:seconds" with decimal seconds, found ${JSON.stringify(line.slice(0, 80))}`,
         hint: "each line of a parallel_tests runtime log is <spec path>:<seconds>, e.g. spec/models/user_spec.rb:1.25",
       });
       return;
     }
-    const key = normaliseSpecPath(path);
-    if (seen.has(key)) warnings.push(`${source}:${i + 1}: ${key} is listed again (first at line ${seen.get(key)}); the times are added`);
-    else seen.set(key, i + 1);
-    acc.addKey(path, seconds);
+    const unit = normaliseSpecPath(entry.path);
+    const occurrences = seen.get(unit) ?? { count: 0, where: [] };
+    occurrences.count++;
+    if (occurrences.where.length < 3) occurrences.where.push(`line ${i + 1}`);
+    seen.set(unit, occurrences);
+    kept.set(unit, { path: entry.path, seconds });
   });
+  const acc = new Accumulator();
+  for (const { path, seconds } of kept.values()) acc.addKey(path, seconds);
+  const warnings = duplicatesWarning(source, seen, "the last time of each is used, as parallel_tests reads a log appended across runs");
+  if (skipped.length > 0) {
+    warnings.push(`${source}: skipped ${skipped.length} line(s) that name no spec file (line ${skipped.slice(0, 5).join(", ")}${skipped.length > 5 ? ", ..." : ""}), as parallel_tests does`);
+  }
   return { format: "parallel-tests", source, files: acc.result(), unattributed: [], warnings };
 }
 
@@ -349,7 +366,7 @@ function parseRspecJson(text: string, source: string, problems: Problem[]): Timi
     if (!file || !checkSeconds(seconds)) {
       problems.push({
         path: `${source} examples[${i}]`,
-        message: !file ? "has neither id nor file_path" : `run_time ${JSON.stringify(e.run_time)} is not a number of seconds`,
+        message: !file ? "has neither id nor file_path" : `run_time ${describeValue(e.run_time)} is not a number of seconds`,
       });
       return;
     }
