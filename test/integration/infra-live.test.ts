@@ -22,7 +22,7 @@ import {
 import { parseGitRef, resolveEnvironment } from "../../modules/pipeline/src/lib/refs.js";
 import { gitAuthConfig } from "../../modules/pipeline/src/infra/git-auth.js";
 import { createLocalWorkspace, type LocalWorkspaceOptions } from "../../modules/pipeline/src/infra/local-workspace.js";
-import { applyInfraWriteBack, defaultBackoffMs, formatWriteBackReport, isRaceRejection, type WriteBackOptions } from "../../modules/pipeline/src/infra/write-back.js";
+import { applyInfraWriteBack, defaultBackoffMs, formatWriteBackReport, isRaceRejection, isUpToDate, type WriteBackOptions } from "../../modules/pipeline/src/infra/write-back.js";
 import type { Workspace } from "../../modules/pipeline/src/infra/workspace.js";
 import { jsonDiffPaths, parseHcl } from "../support/hcl-parse.js";
 
@@ -40,6 +40,22 @@ const UNIT_SOURCES: Record<string, string> = {
   "rails-api": "gruntwork_dry_prod_backend_terragrunt_2021-04-27_noTrailingNewline.hcl",
 };
 
+/**
+ * A unit as real infrastructure-live repos have them, in bytes: `mock_outputs` with numeric keys (ALB
+ * listeners by port, the shape of terragrunt's mock_outputs docs and public units) and comments saved
+ * as Latin-1 by an editor (0xF3 = ó, 0xE9 = é: not UTF-8). HCL accepts any byte inside a comment.
+ */
+const LATIN1_UNIT = "dev/us-west-2/dev/apps/latin1/terragrunt.hcl";
+const LATIN1_BYTES = Buffer.concat([
+  Buffer.from("# Configuraci", "latin1"),
+  Buffer.from([0xf3]),
+  Buffer.from("n del servicio\ninclude \"root\" {\n  path = find_in_parent_folders()\n}\n\ndependency \"alb\" {\n  config_path = \"../alb\"\n  mock_outputs = {\n    listener_arns = {\n      80  = \"arn:aws:elasticloadbalancing:us-west-2:123456789012:listener/app/mock/80\"\n      443 = \"arn:aws:elasticloadbalancing:us-west-2:123456789012:listener/app/mock/443\"\n    }\n  }\n}\n\ninputs = {\n  image_version = \"initial\" # versi", "latin1"),
+  Buffer.from([0xf3]),
+  Buffer.from("n fijada por CI, caf", "latin1"),
+  Buffer.from([0xe9]),
+  Buffer.from("\n  listener_arn  = dependency.alb.outputs.listener_arns[443]\n}\n", "latin1"),
+]);
+
 function withImageVersion(text: string): string {
   const m = /^inputs\s*=\s*\{\n/m.exec(text)!;
   return `${text.slice(0, m.index + m[0].length)}  image_version        = "initial" # set by CI\n${text.slice(m.index + m[0].length)}`;
@@ -47,6 +63,11 @@ function withImageVersion(text: string): string {
 
 function git(cwd: string, ...args: string[]): string {
   return execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+}
+
+/** A file's bytes at the tip of the bare repository's main branch. */
+function remoteBytes(file: string): Buffer {
+  return execFileSync("git", ["show", `main:${file}`], { cwd: BARE, stdio: ["ignore", "pipe", "pipe"] });
 }
 
 /** A file's content at the tip of the bare repository's main branch, or null. */
@@ -105,6 +126,33 @@ function pushBarrier(n: number): (ws: Workspace) => Workspace {
   };
 }
 
+/**
+ * Wrap `n` workspaces so that their first `git push` waits until all `n` reached it, then runs one at a
+ * time, each after the previous one finished: later pushes see the remote the earlier ones left.
+ */
+function pushesInTurn(n: number): (ws: Workspace) => Workspace {
+  let arrived = 0;
+  let release!: () => void;
+  const all = new Promise<void>((r) => (release = r));
+  let turn = all;
+  return (ws) => {
+    let first = true;
+    return {
+      run: async (cmd, opts) => {
+        if (!(first && cmd.includes("push"))) return ws.run(cmd, opts);
+        first = false;
+        if (++arrived === n) release();
+        const mine = turn.then(() => ws.run(cmd, opts));
+        turn = mine.then(() => undefined);
+        return mine;
+      },
+      readFile: (p) => ws.readFile(p),
+      writeFile: (p, t) => ws.writeFile(p, t),
+      removeTree: (p) => ws.removeTree(p),
+    };
+  };
+}
+
 beforeAll(() => {
   git(TMP, "init", "--quiet", "--bare", "--initial-branch=main", BARE);
   mkdirSync(SEED);
@@ -115,6 +163,8 @@ beforeAll(() => {
       writeFileSync(path.join(dir, "terragrunt.hcl"), withImageVersion(readFileSync(path.join(SAMPLES, sample), "utf8")));
     }
   }
+  mkdirSync(path.join(SEED, path.dirname(LATIN1_UNIT)), { recursive: true });
+  writeFileSync(path.join(SEED, LATIN1_UNIT), LATIN1_BYTES);
   const broken = path.join(SEED, "dev/us-west-2/dev/apps/broken");
   mkdirSync(broken, { recursive: true });
   writeFileSync(path.join(broken, "terragrunt.hcl"), 'inputs = {\n  image_version = "initial"\n  name = "unterminated\n}\n');
@@ -207,6 +257,17 @@ describe("environment deploys", () => {
     await expect(writeBack(envPlan("stage", SHA(13), cfg))).rejects.toThrowError(/HCL_ATTRIBUTE_MISSING[\s\S]*stage\/us-west-2\/stage\/apps\/clockwork\/terragrunt.hcl[\s\S]*app_version = ""/);
   });
 
+  it("a unit with a Latin-1 comment and numeric mock_outputs keys: only the value's bytes change", async () => {
+    const cfg = config({ environments: { dev: { infraLive: { units: [{ name: "latin1", path: path.dirname(LATIN1_UNIT) }] } } } });
+    const report = await writeBack(envPlan("dev", SHA(15), cfg));
+    expect(report).toMatchObject({ committed: true, changes: [{ file: LATIN1_UNIT, previous: '"initial"', value: `"${SHA(15)}"` }] });
+    const at = LATIN1_BYTES.indexOf('"initial"');
+    const expected = Buffer.concat([LATIN1_BYTES.subarray(0, at), Buffer.from(`"${SHA(15)}"`), LATIN1_BYTES.subarray(at + '"initial"'.length)]);
+    // Before the fix the file was decoded as UTF-8: each Latin-1 byte came back as EF BF BD (U+FFFD).
+    expect(remoteBytes(LATIN1_UNIT).equals(expected)).toBe(true);
+    expect(remoteBytes(LATIN1_UNIT).includes(Buffer.from([0xef, 0xbf, 0xbd]))).toBe(false);
+  });
+
   it("a clone of a branch that does not exist is a GIT_FAILED naming the branch", async () => {
     const cfg = config({ infraLive: { repoUrl: REPO_URL, branch: "nope" } });
     await expect(writeBack(envPlan("dev", SHA(14), cfg))).rejects.toThrowError(/GIT_FAILED[\s\S]*clone .* branch nope[\s\S]*infraLive.branch/);
@@ -250,6 +311,69 @@ describe("racing deploys", () => {
     expect(remoteFile("prod/us-west-2/prod/apps/sidekiq/terragrunt.hcl")).toContain('image_version        = "v9.9.9"');
     expect(remoteFile("dev/us-west-2/dev/apps/features/race/api/terragrunt.hcl")).toContain('"feat-race-abcdef0"');
     await writeBack(planFeatureTeardown("race", cfg));
+  });
+
+  it("16 write-backs of the same environment pushing at once, with the default attempts and backoff: all land", async () => {
+    const before = remoteHead();
+    const plans = Array.from({ length: 16 }, (_, i) => {
+      const p = envPlan("stage", SHA(100 + i));
+      return { ...p, commitMessage: `Deploy ${SHA(100 + i)} to stage` };
+    });
+    const barrier = pushBarrier(plans.length);
+    // Real sleeps and the default backoff and attempts: only the workspace is wrapped (to start the race).
+    const results = await Promise.allSettled(plans.map(async (p) => applyInfraWriteBack(barrier(await workspace()), p)));
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => String(r.reason.message).split("\n")[0]);
+    expect(failed).toEqual([]);
+    const reports = results.map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof applyInfraWriteBack>>>).value);
+    expect(reports.every((r) => r.committed)).toBe(true);
+    expect(git(BARE, "rev-list", "--count", `${before}..main`)).toBe("16");
+    expect(git(BARE, "rev-list", "--merges", `${before}..main`)).toBe("");
+    // The last push to land set every stage unit.
+    const last = remoteLog(1)[0]!.split("|")[2]!.replace(/^Deploy (\w+) to stage$/, "$1");
+    for (const unit of ["clockwork", "sidekiq", "rails-api"]) {
+      expect(getHclAttribute(remoteFile(`stage/us-west-2/stage/apps/${unit}/terragrunt.hcl`)!, { name: "image_version", file: unit })!.value).toBe(`"${last}"`);
+    }
+  }, 240_000);
+
+  it("a write-back whose change another writer pushed first reports who set it, and makes no commit", async () => {
+    const before = remoteHead();
+    const barrier = pushBarrier(4);
+    const plan = envPlan("prod", "v7.7.7");
+    const reports = await Promise.all(Array.from({ length: 4 }, async () => writeBack(plan, {}, barrier(await workspace()))));
+    const winners = reports.filter((r) => r.committed);
+    expect(winners).toHaveLength(1);
+    expect(git(BARE, "rev-list", "--count", `${before}..main`)).toBe("1");
+    for (const r of reports.filter((x) => !x.committed)) {
+      expect(r.alreadySetBy).toEqual({ sha: winners[0]!.commitSha, subject: plan.commitMessage });
+      expect(r.attempts).toBe(1);
+      expect(formatWriteBackReport(r)).toContain(`already set by ${winners[0]!.commitSha!.slice(0, 12)} "${plan.commitMessage}"`);
+      expect(formatWriteBackReport(r)).not.toContain("pushed");
+    }
+    // A later write-back with the same value was never in a race: no setter to name.
+    const again = await writeBack(plan);
+    expect(again).toMatchObject({ committed: false, alreadySetBy: null });
+  });
+
+  it("writers that make the very same commit (same second): one pushes it, the others report it as already set", async () => {
+    const before = remoteHead();
+    const barrier = pushesInTurn(3);
+    // The same tree, parent, author, message and date give the same commit sha in every workspace.
+    const sameSecond = (ws: Workspace): Workspace => ({
+      ...ws,
+      run: (cmd, opts) => ws.run(cmd, cmd.includes("commit") ? { env: { ...opts?.env, GIT_AUTHOR_DATE: "2024-05-01T12:00:00Z", GIT_COMMITTER_DATE: "2024-05-01T12:00:00Z" } } : opts),
+      readFile: (p) => ws.readFile(p),
+      writeFile: (p, t) => ws.writeFile(p, t),
+      removeTree: (p) => ws.removeTree(p),
+    });
+    const plan = envPlan("prod", "v8.8.8");
+    const reports = await Promise.all(Array.from({ length: 3 }, async () => writeBack(plan, {}, barrier(sameSecond(await workspace())))));
+    expect(git(BARE, "rev-list", "--count", `${before}..main`)).toBe("1");
+    const sha = remoteHead();
+    expect(reports.filter((r) => r.committed).map((r) => r.commitSha)).toEqual([sha]);
+    for (const r of reports.filter((x) => !x.committed)) {
+      expect(r).toMatchObject({ alreadySetBy: { sha, subject: plan.commitMessage }, attempts: 1, changes: [] });
+      expect(formatWriteBackReport(r)).toContain(`already set by ${sha.slice(0, 12)}`);
+    }
   });
 
   it("gives up with GIT_PUSH_CONFLICT after the configured attempts, having pushed nothing of its own", async () => {
@@ -452,10 +576,17 @@ describe("authentication", () => {
 });
 
 describe("push rejection classification", () => {
-  it.each([2, 3, 4, 10, 30])("defaultBackoffMs(%i) is jittered within [0.5, 1.5) of an exponential capped at 5 s", (attempt) => {
-    const base = Math.min(5000, 250 * 2 ** (attempt - 2));
-    expect(defaultBackoffMs(attempt, () => 0)).toBe(Math.round(base * 0.5));
-    expect(defaultBackoffMs(attempt, () => 0.999)).toBe(Math.round(base * 1.499));
+  it.each([
+    { attempt: 2, raceMs: 400, window: 800 },
+    { attempt: 3, raceMs: 400, window: 1600 },
+    { attempt: 7, raceMs: 400, window: 25_600 },
+    { attempt: 12, raceMs: 400, window: 25_600 },
+    { attempt: 2, raceMs: 1, window: 100 },
+    { attempt: 30, raceMs: 600_000, window: 30_000 * 64 },
+  ])("defaultBackoffMs($attempt, $raceMs) waits uniformly in [0, $window)", ({ attempt, raceMs, window }) => {
+    expect(defaultBackoffMs(attempt, raceMs, () => 0)).toBe(0);
+    expect(defaultBackoffMs(attempt, raceMs, () => 0.5)).toBe(Math.round(window / 2));
+    expect(defaultBackoffMs(attempt, raceMs, () => 0.999999)).toBe(Math.round(window * 0.999999));
   });
 
   it.each([
@@ -469,5 +600,13 @@ describe("push rejection classification", () => {
     { name: "sha containing 401 in a race", stderr: "To x\n ! [rejected]        a401b -> main (fetch first)", race: true },
   ])("$name -> retry: $race", ({ stderr, race }) => {
     expect(isRaceRejection({ exitCode: 1, stdout: "", stderr })).toBe(race);
+  });
+
+  it.each([
+    { name: "already at our commit", stdout: "To /o.git\n=\tHEAD:refs/heads/main\t[up to date]\nDone\n", upToDate: true },
+    { name: "fast-forwarded", stdout: "To /o.git\n \tHEAD:refs/heads/main\tabc..def\nDone\n", upToDate: false },
+    { name: "another branch up to date", stdout: "To /o.git\n=\tHEAD:refs/heads/main-2\t[up to date]\nDone\n", upToDate: false },
+  ])("push porcelain $name -> up to date: $upToDate", ({ stdout, upToDate }) => {
+    expect(isUpToDate({ exitCode: 0, stdout, stderr: "" }, "main")).toBe(upToDate);
   });
 });

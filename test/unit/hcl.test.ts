@@ -11,8 +11,9 @@ import {
   listHclAttributes,
   parseHclStringLiteral,
   setHclAttribute,
-  tokenizeHcl,
+  setHclAttributeInBytes,
 } from "../../modules/pipeline/src/lib/hcl.js";
+import { scanHcl } from "../../modules/pipeline/src/lib/hcl-scan.js";
 import { PipelineError } from "../../modules/pipeline/src/lib/errors.js";
 import { jsonDiffPaths, parseHcl } from "../support/hcl-parse.js";
 
@@ -346,8 +347,8 @@ describe("errors", () => {
     { name: "empty", value: "", fragment: "it is empty" },
     { name: "unquoted word with a newline", value: "a\nb", fragment: "spans several lines" },
     { name: "unterminated string", value: '"v1', fragment: "unterminated string" },
-    { name: "name = value", value: 'image_version = "v1"', fragment: "contains = outside brackets" },
-    { name: "unbalanced bracket", value: '["a"', fragment: "unclosed [" },
+    { name: "name = value", value: 'image_version = "v1"', fragment: "contains = after an expression" },
+    { name: "unbalanced bracket", value: '["a"', fragment: "[ opened here is never closed" },
     { name: "comment", value: '"a" # c', fragment: "contains a comment" },
     { name: "two values", value: '"a", "b"', fragment: "contains , outside brackets" },
   ])("invalid value expression: $name", ({ value, fragment }) => {
@@ -365,6 +366,221 @@ describe("errors", () => {
   it.each(['"v1.2.3"', "5", "true", 'upper("x")', '["a", { b = 1 }]', 'local.x["y"]', '"${var.a}-b"'])("accepts the expression %s", async (v) => {
     expect(() => assertHclExpression(v)).not.toThrow();
     await expect(parseHcl(`a = ${v}\n`)).resolves.toHaveProperty("a");
+  });
+});
+
+/** Refused: a PipelineError with this code whose message (or hint) holds the fragments. */
+function refusal(fn: () => unknown): PipelineError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof PipelineError) return err;
+    throw err;
+  }
+  throw new Error("expected a refusal, the edit succeeded");
+}
+
+async function oracleAccepts(text: string): Promise<boolean> {
+  return parseHcl(text).then(
+    () => true,
+    () => false,
+  );
+}
+
+/*
+ * Reproductions written after the shapes that failed on real files (issues #11 and #13): terragrunt
+ * `mock_outputs` keyed by listener port (ALB units in public infrastructure-live repositories and the
+ * terragrunt docs' dependency examples), maps inside `inputs` that repeat an input's name (per-env
+ * overrides), lists of listener objects, an unquoted URL, and CLI values with forgotten quotes.
+ */
+describe("object keys that are numbers or other expressions (#13.1)", () => {
+  const mockOutputs = [
+    'dependency "alb" {',
+    '  config_path = "../alb"',
+    "  mock_outputs = {",
+    "    listener_arns = {",
+    '      80  = "arn:aws:elasticloadbalancing:us-west-2:123456789012:listener/app/mock/80"',
+    '      443 = "arn:aws:elasticloadbalancing:us-west-2:123456789012:listener/app/mock/443"',
+    "    }",
+    "    weights = { 1.5 = \"blue\", 0.5 = \"green\" }",
+    "  }",
+    "}",
+    "",
+    "inputs = {",
+    '  image_version = "old"',
+    "  listener_arn  = dependency.alb.outputs.listener_arns[443]",
+    "}",
+    "",
+  ].join("\n");
+
+  it("a unit whose mock_outputs are keyed by port is edited; only the value changes", async () => {
+    const r = setHclAttribute(mockOutputs, { name: "image_version", value: '"v2"', file: "t.hcl" });
+    expect(r.text).toBe(mockOutputs.replace('"old"', '"v2"'));
+    expect(jsonDiffPaths(await parseHcl(mockOutputs), await parseHcl(r.text))).toEqual(["inputs.image_version"]);
+  });
+
+  it("lists the numeric keys by their full text, in their scope", () => {
+    const keys = listHclAttributes(mockOutputs, "t.hcl").filter((a) => a.scope.startsWith("dependency.alb.mock_outputs."));
+    expect(keys.map((a) => `${a.scope}:${a.name}`)).toEqual([
+      "dependency.alb.mock_outputs.listener_arns:80",
+      "dependency.alb.mock_outputs.listener_arns:443",
+      "dependency.alb.mock_outputs.weights:1.5",
+      "dependency.alb.mock_outputs.weights:0.5",
+    ]);
+  });
+
+  it.each([
+    { name: "quoted key with a space", text: 'x = { "a b" = 1 }\n', key: "a b" },
+    { name: "parenthesised expression", text: "x = { (local.k) = 1 }\n", key: "(local.k)" },
+    { name: "traversal", text: "x = { a.b = 1 }\n", key: "a.b" },
+    { name: "template", text: 'x = { "${var.p}-a" = 1 }\n', key: '"${var.p}-a"' },
+    { name: "exponent", text: "x = { 1e3 = 1 }\n", key: "1e3" },
+  ])("any expression is a key: $name", async ({ text, key }) => {
+    expect(listHclAttributes(text, "t.hcl").map((a) => a.name)).toEqual(["x", key]);
+    expect(await oracleAccepts(text)).toBe(true);
+  });
+
+  it("a bad number key is named in full", async () => {
+    const err = refusal(() => setHclAttribute('x = { 1.5.3 = "a" }\nimage_version = "v"\n', { name: "image_version", value: '"w"', file: "t.hcl" }));
+    expect(err.code).toBe("HCL_INVALID");
+    expect(err.message).toContain("t.hcl:1: 1.5.3 is not a number");
+    expect(await oracleAccepts('x = { 1.5.3 = "a" }\n')).toBe(false);
+  });
+});
+
+describe("only inputs, locals and the top level are candidates (#13.2)", () => {
+  const overrides = 'inputs = {\n  image_version = "old"\n  env = {\n    image_version = "per-env"\n  }\n}\n';
+
+  it("a key inside a map value does not make a plain edit ambiguous", () => {
+    const r = setHclAttribute(overrides, { name: "image_version", value: '"v2"', file: "t.hcl" });
+    expect(r).toMatchObject({ scope: "inputs", line: 2, previous: '"old"' });
+    expect(r.text).toBe(overrides.replace('"old"', '"v2"'));
+  });
+
+  it("a map field alone is not an input: HCL_ATTRIBUTE_MISSING naming where it is and the scope to pass", () => {
+    const text = 'inputs = {\n  env = {\n    image_version = "per-env"\n  }\n}\n';
+    const err = refusal(() => setHclAttribute(text, { name: "image_version", value: '"v2"', file: "t.hcl" }));
+    expect(err.code).toBe("HCL_ATTRIBUTE_MISSING");
+    expect(err.message).toContain("only at t.hcl:3 (inputs.env)");
+    expect(err.hint).toContain("--scope inputs.env");
+    expect(setHclAttribute(text, { name: "image_version", value: '"v2"', file: "t.hcl", scope: "inputs.env" }).text).toBe(text.replace('"per-env"', '"v2"'));
+  });
+
+  it("attributes of other blocks are not candidates", () => {
+    const text = 'remote_state {\n  config = {\n    image_version = "x"\n  }\n}\ngenerate "p" {\n  image_version = "y"\n}\nlocals {\n  image_version = "old"\n}\n';
+    expect(setHclAttribute(text, { name: "image_version", value: '"v2"', file: "t.hcl" })).toMatchObject({ scope: "locals", previous: '"old"' });
+  });
+
+  it("repeated inside a list of objects: the hint offers scopes that each pick one, and they work", () => {
+    const text = "inputs = {\n  listeners = [\n    { port = 80 },\n    { port = 443 },\n  ]\n}\n";
+    const plain = refusal(() => setHclAttribute(text, { name: "port", value: "8080", file: "t.hcl" }));
+    expect(plain.code).toBe("HCL_ATTRIBUTE_MISSING");
+    expect(plain.message).toContain("only at t.hcl:3 (inputs.listeners[0]), t.hcl:4 (inputs.listeners[1])");
+    expect(plain.hint).toContain("pass its scope: --scope inputs.listeners[0] or --scope inputs.listeners[1]");
+    // The scope of the list itself (what the old hint offered) names no single one: the hint says which do.
+    const list = refusal(() => setHclAttribute(text, { name: "port", value: "8080", file: "t.hcl", scope: "inputs.listeners" }));
+    expect(list.code).toBe("HCL_ATTRIBUTE_MISSING");
+    expect(list.hint).toBe("pass the scope where it is: --scope inputs.listeners[0] or --scope inputs.listeners[1]");
+    const first = setHclAttribute(text, { name: "port", value: "8080", file: "t.hcl", scope: "inputs.listeners[0]" });
+    expect(first.text).toBe(text.replace("80 }", "8080 }"));
+    const second = setHclAttribute(text, { name: "port", value: "8443", file: "t.hcl", scope: "inputs.listeners[1]" });
+    expect(second.text).toBe(text.replace("443", "8443"));
+  });
+
+  it("two matches in the same scope: the hint says no scope tells them apart instead of offering one", () => {
+    const text = 'inputs = merge({ image_version = "a" }, { image_version = "b" })\n';
+    const err = refusal(() => setHclAttribute(text, { name: "image_version", value: '"v2"', file: "t.hcl" }));
+    expect(err.code).toBe("HCL_INVALID");
+    expect(err.message).toContain("t.hcl sets image_version 2 times: t.hcl:1 (inputs), t.hcl:1 (inputs)");
+    expect(err.hint).toBe("no scope tells apart the ones in inputs: remove the duplicates");
+  });
+
+  it("locals and inputs both: each --scope offered picks exactly one", () => {
+    const text = 'locals {\n  image_version = "a"\n}\ninputs = {\n  image_version = "b"\n}\n';
+    const err = refusal(() => setHclAttribute(text, { name: "image_version", value: '"v2"', file: "t.hcl" }));
+    expect(err.hint).toBe("choose one with a scope: --scope locals or --scope inputs");
+  });
+});
+
+describe("files HCL refuses are refused, untouched (#13.3)", () => {
+  it.each([
+    { name: "unquoted URL (http: then a // comment)", text: 'X = http://host/\nimage_version = "v"\n', fragment: "t.hcl:1: \":\" after the value of X" },
+    { name: "unquoted version", text: 'tag = v1.2.3\nimage_version = "v"\n', fragment: "t.hcl:1: .2.3 chains two legacy indexes" },
+    { name: "argument set twice", text: 'image_version = "a"\nimage_version = "b"\n', fragment: "t.hcl:2: argument image_version is set twice (first at line 1)" },
+    { name: "object items without a separator", text: 'inputs = { a = 1 b = 2 }\nimage_version = "v"\n', fragment: 't.hcl:1: "b" after the value of a' },
+    { name: "two strings", text: 'a = "x" "y"\nimage_version = "v"\n', fragment: "t.hcl:1: " },
+    { name: "two blocks on one line", text: 'b {} c {}\nimage_version = "v"\n', fragment: 't.hcl:1: "c" after block b' },
+    { name: "single quotes", text: "a = 'x'\nimage_version = \"v\"\n", fragment: "t.hcl:1: single quotes are not valid HCL" },
+    { name: "interpolation outside a string", text: 'a = ${x}\nimage_version = "v"\n', fragment: "t.hcl:1: ${ outside a string" },
+  ])("$name", async ({ text, fragment }) => {
+    const err = refusal(() => setHclAttribute(text, { name: "image_version", value: '"w"', file: "t.hcl" }));
+    expect(err.code).toBe("HCL_INVALID");
+    expect(err.message).toContain(fragment);
+    expect(await oracleAccepts(text)).toBe(false);
+  });
+});
+
+describe("a value must be exactly one HCL expression (#11.5)", () => {
+  const file = 'inputs = {\n  image_version = "old"\n}\n';
+  it.each([
+    { value: "v1.2.3", quoted: '"v1.2.3"', why: ".2.3 chains two legacy indexes" },
+    { value: "1.2.3", quoted: '"1.2.3"', why: "1.2.3 is not a number" },
+    { value: '"a" "b"', quoted: "", why: '"\\"" follows a complete expression' },
+    { value: "1 +", quoted: '"1 +"', why: "expected an expression, found the end of the file" },
+    { value: "<<EOF", quoted: '"<<EOF"', why: "" },
+    { value: "${x}", quoted: '"$${x}"', why: "${ outside a string" },
+    { value: "'v1'", quoted: "\"'v1'\"", why: "single quotes are not valid HCL" },
+    { value: "http://host/", quoted: '"http://host/"', why: "" },
+    { value: "a b", quoted: '"a b"', why: '"b" follows a complete expression' },
+  ])("$value is refused, saying how to quote it", async ({ value, quoted, why }) => {
+    const err = refusal(() => setHclAttribute(file, { name: "image_version", value, file: "t.hcl" }));
+    expect(err.code).toBe("ARGUMENT_INVALID");
+    expect(err.message).toContain(`value for image_version ${JSON.stringify(value)} is not a valid HCL expression: ${why}`);
+    expect(err.hint).toContain("a string needs double quotes");
+    if (quoted) expect(err.hint).toContain(`--value '${quoted.replace(/'/g, "'\\''")}'`);
+    // HCL agrees: the value does not make an attribute.
+    expect(await oracleAccepts(`a = ${value}\n`)).toBe(false);
+  });
+
+  it.each(['"v1.2.3"', "5", "-1.5", "true", "null", 'upper("x")', '["a", { b = 1 }]', 'local.x["y"]', '"${var.a}-b"', "a.b[0].c", 'x ? "a" : "b"', "{ 80 = 1 }"])(
+    "%s is one expression and is written as given",
+    async (value) => {
+      const r = setHclAttribute(file, { name: "image_version", value, file: "t.hcl" });
+      expect(r.text).toBe(file.replace('"old"', value));
+      expect(await oracleAccepts(r.text)).toBe(true);
+    },
+  );
+});
+
+describe("bytes outside the value never change (#11.1)", () => {
+  const latin1 = (s: string) => Buffer.from(s, "latin1");
+
+  it.each([
+    { name: "Latin-1 comment", bytes: latin1('# configuraci\u00f3n\ninputs = {\n  image_version = "old" # caf\u00e9\n}\n') },
+    { name: "Latin-1 in a /* */ comment and no final newline", bytes: latin1('/* \u00e9t\u00e9 */\ninputs = {\n  image_version = "old"\n}') },
+    { name: "UTF-8 BOM, CRLF and a lone CR inside a comment", bytes: Buffer.from('\ufeff# a\rb\r\ninputs = {\r\n  image_version = "old"\r\n}\r\n', "utf8") },
+    { name: "invalid UTF-8 sequences in a comment", bytes: Buffer.concat([Buffer.from("# "), Buffer.from([0xc0, 0xaf, 0xed, 0xa0, 0x80, 0xff]), Buffer.from('\nimage_version = "old"\n')]) },
+  ])("$name: only the value's bytes change", ({ bytes }) => {
+    const r = setHclAttributeInBytes(bytes, { name: "image_version", value: '"v1.2.3"', file: "t.hcl" });
+    const at = bytes.indexOf('"old"');
+    const expected = Buffer.concat([bytes.subarray(0, at), Buffer.from('"v1.2.3"'), bytes.subarray(at + 5)]);
+    expect(Buffer.from(r.bytes).equals(expected)).toBe(true);
+    expect(r.previous).toBe('"old"');
+  });
+
+  it("a byte that is not UTF-8 outside a comment: refused (HCL refuses it too), naming the byte", () => {
+    const bytes = latin1('name = "caf\u00e9"\nimage_version = "old"\n');
+    const err = refusal(() => setHclAttributeInBytes(bytes, { name: "image_version", value: '"v2"', file: "t.hcl" }));
+    expect(err.code).toBe("HCL_INVALID");
+    expect(err.message).toContain("t.hcl:1: byte 0xE9 is not UTF-8");
+    expect(err.hint).toContain("save the file as UTF-8");
+  });
+
+  it("unchanged: the same bytes come back", () => {
+    const bytes = latin1('# \u00e9\nimage_version = "v2"\n');
+    const r = setHclAttributeInBytes(bytes, { name: "image_version", value: '"v2"', file: "t.hcl" });
+    expect(r.changed).toBe(false);
+    expect(r.bytes).toBe(bytes);
   });
 });
 
@@ -398,19 +614,19 @@ describe("helpers", () => {
 
   it("lists attributes with their block paths (labels included)", () => {
     const attrs = listHclAttributes('dependency "vpc" {\n  config_path = "../vpc"\n}\ninputs = { a = { b = 1 } }\n');
-    expect(attrs.map((a) => `${a.path.join(".")}:${a.name}=${a.value}`)).toEqual([
+    expect(attrs.map((a) => `${a.scope}:${a.name}=${a.value}`)).toEqual([
       'dependency.vpc:config_path="../vpc"',
-      "inputs.a:b=1",
+      ":inputs={ a = { b = 1 } }",
       "inputs:a={ b = 1 }",
-      "inputs={ a = { b = 1 } }",
-    ].map((s) => (s.startsWith("inputs={") ? ":inputs={ a = { b = 1 } }" : s)));
+      "inputs.a:b=1",
+    ]);
   });
 
   it("tokenizes CRLF newlines as single tokens and keeps offsets", () => {
     const text = 'a = "x"\r\nb = 1';
-    const tokens = tokenizeHcl(text);
-    expect(tokens.map((t) => t.kind)).toEqual(["ident", "punct", "string", "newline", "ident", "punct", "other"]);
-    expect(tokens.every((t) => text.slice(t.start, t.end) === t.text)).toBe(true);
+    const tokens = scanHcl(text).list();
+    expect(tokens.map((t) => t.type)).toEqual(["Ident", "=", "OQuote", "QuotedLit", "CQuote", "Newline", "Ident", "=", "Number", "EOF"]);
+    expect(tokens.map((t) => text.slice(t.start, t.end))).toEqual(["a", "=", '"', "x", '"', "\r\n", "b", "=", "1", ""]);
     expect(tokens.at(-1)!.line).toBe(2);
   });
 });
@@ -438,6 +654,47 @@ describe("update-variable CLI (the real npm script)", () => {
     expect(second.status).toBe(0);
     expect(second.stdout).toContain("unchanged");
     expect(readFileSync(file, "utf8")).toBe(edited);
+  });
+
+  it("keeps a Latin-1 byte in a comment: only the value's bytes change (#11.1)", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "update-variable-"));
+    const file = path.join(dir, "terragrunt.hcl");
+    const original = Buffer.from('# configuraci\u00f3n\ninputs = {\n  image_version = "old" # caf\u00e9\n}\n', "latin1");
+    writeFileSync(file, original);
+    const r = run(["--file", file, "--value", '"v1.2.3"']);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const at = original.indexOf('"old"');
+    expect(readFileSync(file).equals(Buffer.concat([original.subarray(0, at), Buffer.from('"v1.2.3"'), original.subarray(at + 5)]))).toBe(true);
+  });
+
+  it.each([
+    { name: "unquoted version", value: "v1.2.3", hint: `--value '"v1.2.3"'` },
+    { name: "two strings", value: '"a" "b"', hint: "a string needs double quotes around all of it" },
+    { name: "dangling operator", value: "1 +", hint: `--value '"1 +"'` },
+    { name: "heredoc opener", value: "<<EOF", hint: `--value '"<<EOF"'` },
+    { name: "interpolation without quotes", value: "${x}", hint: `--value '"$\${x}"'` },
+  ])("refuses a value that is not one expression ($name) with exit 2, the quoting fix, and the file untouched (#11.5)", ({ value, hint }) => {
+    const dir = mkdtempSync(path.join(tmpdir(), "update-variable-"));
+    const file = path.join(dir, "terragrunt.hcl");
+    const original = Buffer.from('inputs = {\n  image_version = "old" # caf\u00e9\n}\n', "latin1");
+    writeFileSync(file, original);
+    const r = run(["--file", file, "--value", value]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("[ARGUMENT_INVALID]");
+    expect(r.stderr).toContain(hint);
+    expect(readFileSync(file).equals(original)).toBe(true);
+  });
+
+  it("refuses a file HCL refuses (X = http://host/) with exit 2 (the file must change) and leaves it untouched (#13.3)", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "update-variable-"));
+    const file = path.join(dir, "terragrunt.hcl");
+    const original = 'X = http://host/\ninputs = {\n  image_version = "old"\n}\n';
+    writeFileSync(file, original);
+    const r = run(["--file", file, "--value", '"v2"']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`[HCL_INVALID] ${file}:1:`);
+    expect(readFileSync(file, "utf8")).toBe(original);
   });
 
   it.each([

@@ -33,7 +33,7 @@ import { buildAppImage, publishBuiltAppImage, readAwsInputs, type AppImageBuild 
 import type { AwsCredentials } from "./lib/aws-credential-source.js";
 import type { EnvironmentConfig, PipelineConfig } from "./lib/config.js";
 import { errorDetail, PipelineError, ProblemsError, type ErrorCode, type Problem } from "./lib/errors.js";
-import { setHclAttribute } from "./lib/hcl.js";
+import { setHclAttributeInBytes } from "./lib/hcl.js";
 import type { EnvironmentInfraPlan, FeatureDeployInfraPlan, InfraChangePlan } from "./lib/infra-plan.js";
 import { planPipeline, type PipelinePlan } from "./lib/plan.js";
 import {
@@ -156,8 +156,8 @@ export async function checkInfraUnits(ws: Workspace, plan: EnvironmentInfraPlan)
   const problems: Problem[] = [];
   const lines: string[] = [];
   for (const e of plan.edits) {
-    const text = await ws.readFile(e.file);
-    if (text === null) {
+    const bytes = await ws.readFile(e.file);
+    if (bytes === null) {
       problems.push({
         path: e.file,
         message: `unit ${e.unit}: ${e.file} does not exist in ${redactUrl(plan.repoUrl)} (${plan.branch})`,
@@ -166,7 +166,7 @@ export async function checkInfraUnits(ws: Workspace, plan: EnvironmentInfraPlan)
       continue;
     }
     try {
-      const r = setHclAttribute(text, { name: e.attribute, value: e.value, file: e.file });
+      const r = setHclAttributeInBytes(bytes, { name: e.attribute, value: e.value, file: e.file });
       lines.push(`${e.file}:${r.line} ${e.attribute} = ${r.previous}${r.changed ? ` -> ${e.value}` : " (already set)"}`);
     } catch (err) {
       problems.push({ path: e.file, message: `unit ${e.unit}: ${errorDetail(err).split("\n")[0]}`, hint: hintOf(err, "fix the file in infrastructure-live") });
@@ -218,6 +218,7 @@ export function infraLiveOutcome(wb: WriteBackReport): InfraLiveOutcome {
 }
 
 function writeBackLine(wb: WriteBackReport): string {
+  if (!wb.committed && wb.alreadySetBy) return `no commit: already set by ${wb.alreadySetBy.sha} ("${wb.alreadySetBy.subject}") on ${wb.branch}`;
   if (!wb.committed) return `no commit: ${wb.unchanged.length} file(s) already up to date on ${wb.branch}`;
   const retries = wb.attempts > 1 ? ` after ${wb.attempts} push attempts` : "";
   return `pushed ${wb.commitSha} to ${wb.branch}${retries}: ${wb.changes.length} file(s) changed`;

@@ -13,8 +13,13 @@
  * - SSH checks the server strictly (`StrictHostKeyChecking=yes`) against a known_hosts file written
  *   next to the key (`with-git-credentials --known-hosts`, default GitHub's published keys): each
  *   workspace is a fresh container, so `accept-new` would trust whatever answers, every time.
- * - Files are read with `Container.exists` + `file().contents()`, written with `withNewFile`
- *   (parents created), removed with `rm -rf`.
+ * - Files are bytes (see the Workspace contract). `File.contents()` and `withNewFile` carry a GraphQL
+ *   String, which the engine marshals with Go's encoding/json (engine `dagql/types.go`,
+ *   `String.MarshalJSON` -> `json.Marshal`, which replaces bytes that are not UTF-8 with U+FFFD;
+ *   `core/schema/file.go` `contents` returns `dagql.NewString(string(content))`). So UTF-8 files
+ *   travel as text, and a file whose text shows a U+FFFD (maybe a replaced byte) or that is not
+ *   UTF-8 travels as base64 through `base64` in the git container (busybox has it). Removed with
+ *   `rm -rf`.
  */
 import { dag, ExistsType, ReturnType, type Container, type Directory, type File, type Secret } from "@dagger.io/dagger";
 import type { GitAuth } from "./infra/git-auth.js";
@@ -93,14 +98,26 @@ export class DaggerWorkspace implements Workspace {
     return { exitCode, stdout, stderr };
   }
 
-  async readFile(path: string): Promise<string | null> {
+  async readFile(path: string): Promise<Uint8Array | null> {
     const full = this.abs(path);
     if (!(await this.ctr.exists(full, { expectedType: ExistsType.RegularType }))) return null;
-    return this.ctr.file(full).contents();
+    const text = await this.ctr.file(full).contents();
+    if (!text.includes("\uFFFD")) return new TextEncoder().encode(text);
+    const r = await this.run(["base64", full]);
+    if (r.exitCode !== 0) throw new Error(`base64 ${path} failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
+    return new Uint8Array(Buffer.from(r.stdout, "base64"));
   }
 
-  async writeFile(path: string, text: string): Promise<void> {
-    this.ctr = await this.ctr.withNewFile(this.abs(path), text, { permissions: 0o644 }).sync();
+  async writeFile(path: string, data: Uint8Array | string): Promise<void> {
+    const full = this.abs(path);
+    const text = typeof data === "string" ? data : utf8Text(data);
+    if (text !== undefined) {
+      this.ctr = await this.ctr.withNewFile(full, text, { permissions: 0o644 }).sync();
+      return;
+    }
+    // Not UTF-8: create the file (parents, mode), then fill it with the bytes decoded in the container.
+    const b64 = Buffer.from(data).toString("base64");
+    this.ctr = await this.ctr.withNewFile(full, "", { permissions: 0o644 }).withExec(["base64", "-d"], { stdin: b64, redirectStdout: full }).sync();
   }
 
   async removeTree(path: string): Promise<void> {
@@ -112,5 +129,14 @@ export class DaggerWorkspace implements Workspace {
     const clean = path.replace(/^\.\/+/, "");
     if (clean.startsWith("/") || clean.split("/").includes("..")) throw new Error(`path ${path} escapes the workspace ${GIT_CHECKOUT}`);
     return clean === "" || clean === "." ? GIT_CHECKOUT : `${GIT_CHECKOUT}/${clean}`;
+  }
+}
+
+/** The bytes as text when they are UTF-8 (a String carries them exactly), else undefined. */
+function utf8Text(bytes: Uint8Array): string | undefined {
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    return undefined;
   }
 }

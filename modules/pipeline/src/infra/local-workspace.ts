@@ -47,9 +47,9 @@ export class LocalWorkspace implements Workspace {
     });
   }
 
-  async readFile(file: string): Promise<string | null> {
+  async readFile(file: string): Promise<Uint8Array | null> {
     try {
-      return await readFile(this.resolve(file), "utf8");
+      return await readFile(this.resolve(file));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ENOENT" || code === "ENOTDIR") return null;
@@ -57,10 +57,10 @@ export class LocalWorkspace implements Workspace {
     }
   }
 
-  async writeFile(file: string, text: string): Promise<void> {
+  async writeFile(file: string, data: Uint8Array | string): Promise<void> {
     const target = this.resolve(file);
     await mkdir(path.dirname(target), { recursive: true });
-    await writeFile(target, text);
+    await writeFile(target, data);
   }
 
   async removeTree(file: string): Promise<void> {

@@ -17,8 +17,11 @@
  *   local: the `secretEnv` constructor option), an SSH key as a file of mode 0600 (Dagger:
  *   `withMountedSecret(path, secret, { mode: 0o600 })`). The algorithm only names the variable or the
  *   key path (see `GitAuth` in git-auth.ts).
- * - `readFile` returns null when the file does not exist; `writeFile` creates parent folders;
- *   `removeTree` removes a file or folder recursively and succeeds when it is already gone.
+ * - Files are bytes: `readFile` returns them exactly (null when the file does not exist), never text
+ *   decoded and re-encoded, so a byte that is not UTF-8 survives an edit (Dagger: `File.contents()`
+ *   turns such bytes into U+FFFD, see infra-dagger.ts). `writeFile` writes the bytes (a string as
+ *   UTF-8) and creates parent folders; `removeTree` removes a file or folder recursively and succeeds
+ *   when it is already gone.
  */
 export interface RunResult {
   exitCode: number;
@@ -33,7 +36,7 @@ export interface RunOptions {
 
 export interface Workspace {
   run(cmd: string[], opts?: RunOptions): Promise<RunResult>;
-  readFile(path: string): Promise<string | null>;
-  writeFile(path: string, text: string): Promise<void>;
+  readFile(path: string): Promise<Uint8Array | null>;
+  writeFile(path: string, data: Uint8Array | string): Promise<void>;
   removeTree(path: string): Promise<void>;
 }
