@@ -73,11 +73,11 @@ describe("the set-up: what dagger init --blueprint writes, and what dagger call 
 });
 
 describe("the introspected top level offers the mission's commands with no -m and no --source", () => {
-  it("test --shards (integer, default 8) and deploy --env, every application argument defaulted from the project", async () => {
+  it("test --shards (integer, default: pipeline.json test.shards) and deploy --env (an enum), every application argument defaulted from the project", async () => {
     const mod = await introspectWorkspace(app.app);
     const fns = mod.objects.Pipeline!.methods;
-    expect(fns.test!.arguments.shards).toMatchObject({ type: { kind: "INTEGER_KIND" }, defaultValue: 8 });
-    expect(fns.deploy!.arguments.env).toMatchObject({ type: { kind: "STRING_KIND" } });
+    expect(fns.test!.arguments.shards).toMatchObject({ type: { kind: "INTEGER_KIND" }, isOptional: true });
+    expect(fns.deploy!.arguments.env).toMatchObject({ type: { kind: "ENUM_KIND", name: "Environment" } });
     for (const [name, f] of Object.entries(fns)) {
       for (const [argName, a] of Object.entries(f.arguments)) {
         if (a.type.kind !== "OBJECT_KIND" || a.type.name !== "Directory") continue;

@@ -14,7 +14,9 @@
  * - `checkDaggerCall` walks the call's chain: functions and fields of the module's objects come from
  *   the introspection; Dagger core types (Directory, File, Container, Service, Secret) from a small
  *   explicit allow-list. It reports unknown functions and flags, missing required flags, values
- *   that cannot be of the flag's type, and any secret given as a plain value instead of `env:`/`file:`.
+ *   that cannot be of the flag's type (an enum value that is no member NAME, which the CLI matches
+ *   case-insensitively: cmd/dagger/flags.go), and any secret given as a plain value instead of
+ *   `env:`/`file:`.
  * - In the workspace form (`{ workspace: true }`: an application repository set up with `dagger
  *   init --blueprint`, where the module's functions are the top level) it also reports a `-m`
  *   (the project already names its module) and a `--source .` or `--checkout .` (the defaults are
@@ -384,6 +386,8 @@ export interface FlagSurface {
   /** OBJECT_KIND type name (Secret, File, Directory, Container, ...). */
   typeName?: string;
   required: boolean;
+  /** For an enum flag: its member names, the values the CLI accepts. */
+  choices?: string[];
 }
 
 export interface FunctionSurface {
@@ -466,7 +470,8 @@ export function moduleSurface(mod: IntrospectedModule): Surface {
       const flags = new Map<string, FlagSurface>();
       for (const [argName, a] of Object.entries(f.arguments)) {
         const required = !a.isOptional && !a.isNullable && (a.defaultValue === undefined || a.defaultValue === null) && !a.defaultPath;
-        flags.set(flagName(argName), { flag: flagName(argName), kind: kindOf(a.type), typeName: a.type.name, required });
+        const choices = a.type.kind === "ENUM_KIND" ? Object.keys(mod.enums?.[a.type.name ?? ""]?.values ?? {}) : undefined;
+        flags.set(flagName(argName), { flag: flagName(argName), kind: kindOf(a.type), typeName: a.type.name, required, ...(choices ? { choices } : {}) });
       }
       fns.set(functionName(name), { name: functionName(name), flags, returns: f.returnType.kind === "OBJECT_KIND" ? f.returnType.name : undefined, returnKind: f.returnType.kind });
     }
@@ -617,6 +622,9 @@ export function checkDaggerCall(call: DaggerCall, surface: Surface, options: Che
       if (!value.dynamic) {
         if (spec.kind === "integer" && !/^-?\d+$/.test(value.value)) problem(`${fnName} ${flag} ${value.raw} is not an integer`);
         if (spec.kind === "boolean" && !/^(true|false)$/.test(value.value)) problem(`${fnName} ${flag}=${value.raw} is not true or false`);
+        if (spec.choices && !spec.choices.some((c) => c.toLowerCase() === value.value.toLowerCase())) {
+          problem(`${fnName} ${flag} ${value.raw} is not one of ${[...spec.choices].sort().join(", ")}`);
+        }
       }
     }
     for (const spec of fn.flags.values()) {

@@ -39,6 +39,9 @@ const DEFAULT_LEAVES: Record<string, unknown> = {
   name: "",
 };
 
+/** List-of-object fields: the SDK selects their ids (`exposedPorts { id }`); the recorder answers none. */
+const OBJECT_LIST_FIELDS = new Set(["exposedPorts", "inputArgs", "envVariables", "labels"]);
+
 /** Field names of the selection chain, skipping arguments and inline fragments. */
 export function selectionPath(query: string): string[] {
   const names: string[] = [];
@@ -83,11 +86,24 @@ function nest(names: string[], leaf: unknown): unknown {
   return names.reduceRight<unknown>((acc, name) => ({ [name]: acc }), leaf);
 }
 
-/** Install the recorder as the global `dag` connection. Answers leaves with `answer` or defaults. */
-export async function installRecorder(answer: LeafAnswer = () => undefined): Promise<Recorder> {
+/** What the SDK needs of a GraphQL client: `request(query)` resolving to the `data` object. */
+export interface GQLClientLike {
+  request(query: unknown): Promise<unknown>;
+}
+
+/**
+ * Make `client` the global `dag` connection (`globalConnection` in the SDK's
+ * `dist/src/common/graphql/connection.js`, which the package's `exports` hide).
+ */
+export async function setGlobalGQLClient(client: GQLClientLike): Promise<void> {
   const sdkEntry = new URL(import.meta.resolve("@dagger.io/dagger")).pathname;
   const connectionFile = path.resolve(sdkEntry, "../common/graphql/connection.js");
   const { globalConnection } = await import(pathToFileURL(connectionFile).href);
+  globalConnection.setGQLClient(client);
+}
+
+/** Install the recorder as the global `dag` connection. Answers leaves with `answer` or defaults. */
+export async function installRecorder(answer: LeafAnswer = () => undefined): Promise<Recorder> {
   const queries: string[] = [];
   const producers = new Map<string, string>();
 
@@ -98,6 +114,7 @@ export async function installRecorder(answer: LeafAnswer = () => undefined): Pro
       const names = selectionPath(text);
       const leaf = names.at(-1) ?? "";
       let value: unknown;
+      if (leaf === "id" && OBJECT_LIST_FIELDS.has(names.at(-2) ?? "")) return nest(names.slice(0, -1), []);
       if (leaf === "id" || leaf === "sync") {
         value = `fake-id-${producers.size + 1}`;
         producers.set(value as string, text);
@@ -108,7 +125,7 @@ export async function installRecorder(answer: LeafAnswer = () => undefined): Pro
       return nest(names, value);
     },
   };
-  globalConnection.setGQLClient(client);
+  await setGlobalGQLClient(client);
 
   const expand = (text: string, depth = 0): string =>
     depth > 50 ? text : text.replace(/fake-id-\d+/g, (id) => (producers.has(id) ? `<<${expand(producers.get(id)!, depth + 1)}>>` : id));

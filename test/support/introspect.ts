@@ -27,10 +27,17 @@ export interface IntrospectedFunction {
   arguments: Record<string, IntrospectedArgument>;
   returnType: { kind: string; name?: string };
 }
+export interface IntrospectedEnum {
+  name: string;
+  description: string;
+  /** By member NAME (what the CLI shows and accepts); `value` is what the function receives. */
+  values: Record<string, { name: string; value: string; description: string }>;
+}
 export interface IntrospectedModule {
   name: string;
   description: string;
   objects: Record<string, { name: string; description: string; methods: Record<string, IntrospectedFunction> }>;
+  enums?: Record<string, IntrospectedEnum>;
 }
 
 const cached = new Map<string, Promise<IntrospectedModule>>();

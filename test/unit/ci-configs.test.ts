@@ -681,6 +681,8 @@ describe("the dagger call checker catches mistakes", () => {
     ["-m in the workspace form", "steps:\n  - run: dagger -m github.com/acme/pipeline call lint\n", "-m: in a project set up with dagger init --blueprint"],
     ["the project passed as --source again", "steps:\n  - run: dagger call test --source . --shards 8\n", "test --source .: the default is the project itself"],
     ["a non-integer literal", "steps:\n  - run: dagger call test --shards eight\n", "--shards eight is not an integer"],
+    ["an enum value that is not a member", "steps:\n  - run: dagger call deploy --env production --dry-run\n", "deploy --env production is not one of dev, prod, stage"],
+    ["a cluster access mode spelled as before the enum", "steps:\n  - run: dagger call deploy --env dev --cluster-access update-kubeconfig\n", "--cluster-access update-kubeconfig is not one of none, update_kubeconfig"],
     ["calling on a string", "steps:\n  - run: dagger call lint stdout\n", "the previous function returns string"],
     ["an unknown dagger global flag", "steps:\n  - run: dagger --modul x call lint\n", "unknown dagger global flag --modul"],
     ["a dynamic function name", 'steps:\n  - run: dagger call "$FN" --source .\n', "is not a literal"],

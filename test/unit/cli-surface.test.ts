@@ -74,7 +74,8 @@ describe("dagger call surface", () => {
       withAwsEndpoint: ["endpoint"],
       withGithubToken: ["token"],
       withRegistryAuth: ["username", "password"],
-      withGitCredentials: ["sshKey", "token", "sshKeyBase64"],
+      withRegistryService: ["service"],
+      withGitCredentials: ["sshKey", "token", "sshKeyBase64", "knownHosts"],
       plan: ["branch", "tag", "sha", "env", "format", "checkRegistry", "checkout"],
       test: ["shards", "shardIndex", "timings", "retries", "onlyFailures", "previous", "strategy"],
       checkTests: ["report", "failOnFlaky"],
@@ -95,7 +96,8 @@ describe("dagger call surface", () => {
   });
 
   it.each([
-    ["test", "shards", "INTEGER_KIND", 8, false],
+    // --shards defaults to pipeline.json test.shards: no default of its own.
+    ["test", "shards", "INTEGER_KIND", undefined, true],
     ["test", "shardIndex", "INTEGER_KIND", undefined, true],
     ["test", "timings", "OBJECT_KIND", undefined, true],
     ["test", "retries", "INTEGER_KIND", 0, false],
@@ -107,15 +109,46 @@ describe("dagger call surface", () => {
     ["featureDeploy", "sha", "STRING_KIND", "", false],
     ["checkTests", "report", "OBJECT_KIND", undefined, false],
     ["mergeTimings", "nodes", "OBJECT_KIND", undefined, false],
-    ["deploy", "env", "STRING_KIND", "", false],
+    ["deploy", "env", "ENUM_KIND", undefined, true],
+    ["deploy", "format", "ENUM_KIND", "text", false],
+    ["deploy", "clusterAccess", "ENUM_KIND", "update-kubeconfig", false],
+    ["plan", "env", "ENUM_KIND", undefined, true],
+    ["plan", "format", "ENUM_KIND", "text", false],
+    ["decryptEnv", "env", "ENUM_KIND", undefined, false],
     ["encryptValue", "value", "OBJECT_KIND", undefined, false],
+    ["serve", "env", "ENUM_KIND", "dev", false],
+    ["serve", "flavor", "ENUM_KIND", "server", false],
+    ["withGitCredentials", "knownHosts", "OBJECT_KIND", undefined, true],
+    ["withRegistryService", "service", "OBJECT_KIND", undefined, false],
     ["withAwsEndpoint", "endpoint", "OBJECT_KIND", undefined, false],
-    ["serve", "flavor", "STRING_KIND", "server", false],
   ])("%s --%s is %s (default %j, optional %s)", (f, a, kind, defaultValue, optional) => {
     const arg = fn(f).arguments[a];
     expect(arg.type.kind).toBe(kind);
     expect(arg.defaultValue).toEqual(defaultValue);
     expect(arg.isOptional).toBe(optional);
+  });
+
+  it.each([
+    ["Environment", ["dev", "stage", "prod"], [["deploy", "env"], ["plan", "env"], ["serve", "env"], ["decryptEnv", "env"], ["encryptValue", "env"], ["checkEnv", "env"], ["baseImage", "env"], ["appImage", "env"], ["publishAppImage", "env"]]],
+    ["OutputFormat", ["text", "json"], [["plan", "format"], ["deploy", "format"]]],
+    ["ServeFlavor", ["server", "worker", "scheduler"], [["serve", "flavor"]]],
+    ["ClusterAccess", ["update_kubeconfig", "none"], [["deploy", "clusterAccess"], ["featureDeploy", "clusterAccess"], ["featureTeardown", "clusterAccess"], ["featureSweep", "clusterAccess"]]],
+  ])("the closed choice %s is an enum (its member names are what --help lists and the CLI accepts)", (name, members, uses) => {
+    const e = mod.enums?.[name];
+    expect(e, name).toBeDefined();
+    expect(Object.keys(e!.values)).toEqual(members);
+    // Member names are GraphQL names (core/typedef.go EnumTypeDef.WithMember); every member is documented.
+    for (const m of Object.values(e!.values)) {
+      expect(m.name).toMatch(/^[a-zA-Z_][a-zA-Z0-9_]*$/);
+      expect(m.description.trim(), `${name}.${m.name}`).not.toBe("");
+    }
+    for (const [f, a] of uses) expect(fn(f).arguments[a].type, `${f} --${a}`).toMatchObject({ kind: "ENUM_KIND", name });
+  });
+
+  it("keeps its state internal: no field of Pipeline is exposed, so none is a function in --help", () => {
+    const properties = (mod.objects.Pipeline as unknown as { properties: Record<string, { isExposed: boolean }> }).properties;
+    expect(Object.keys(properties).length).toBeGreaterThan(0);
+    expect(Object.entries(properties).filter(([, p]) => p.isExposed).map(([n]) => n)).toEqual([]);
   });
 
   it.each([

@@ -17,7 +17,8 @@ import {
   type DeployFlags,
 } from "../../modules/pipeline/src/deploy.js";
 import { runPlan } from "../../modules/pipeline/src/plan.js";
-import { DaggerWorkspace, GIT_SSH_KEY_PATH } from "../../modules/pipeline/src/infra-dagger.js";
+import { DaggerWorkspace, GIT_KNOWN_HOSTS_PATH, GIT_SSH_KEY_PATH } from "../../modules/pipeline/src/infra-dagger.js";
+import { GITHUB_KNOWN_HOSTS } from "../../modules/pipeline/src/lib/known-hosts.js";
 import type { RunCredentials } from "../../modules/pipeline/src/run-credentials.js";
 import { DEFAULT_CONFIG, parseConfig, type PipelineConfig } from "../../modules/pipeline/src/lib/config.js";
 import { PipelineError } from "../../modules/pipeline/src/lib/errors.js";
@@ -184,12 +185,14 @@ describe("git workspace container", () => {
   it("mounts the SSH key as a secret file and names it in GIT_SSH_COMMAND", async () => {
     const rec = await recorder();
     const key = dag.setSecret("ssh-key", "-----BEGIN OPENSSH PRIVATE KEY-----x");
-    const ws = new DaggerWorkspace({ image: "local/git:1", sshKey: key as Secret, runId: "r1" });
+    const ws = new DaggerWorkspace({ image: "local/git:1", sshKey: key as Secret, knownHosts: GITHUB_KNOWN_HOSTS, runId: "r1" });
     await ws.run(["git", "status"], { env: { GIT_SSH_COMMAND: `ssh -i ${GIT_SSH_KEY_PATH}` } });
     const all = rec.expanded().join("\n");
     expect(all).toContain('from (address: "local/git:1")');
     expect(all).toContain(`withMountedSecret (path: "${GIT_SSH_KEY_PATH}",source: "<<{ setSecret (name: "ssh-key"`);
     expect(all).toContain("mode: 384");
+    // The host keys SSH checks against sit next to the key (StrictHostKeyChecking=yes).
+    expect(all).toContain(`withNewFile (path: "${GIT_KNOWN_HOSTS_PATH}",contents: ${JSON.stringify(GITHUB_KNOWN_HOSTS)}`);
     expect(all).toContain(`withEnvVariable (name: "GIT_SSH_COMMAND",value: "ssh -i ${GIT_SSH_KEY_PATH}")`);
     expect(all).toContain('withEnvVariable (name: "PIPELINE_RUN_ID",value: "r1")');
     // The per-command variable does not leak into the next command.

@@ -190,8 +190,9 @@ describe("dagger call surface", () => {
     expect(args.allowDirty!.defaultValue).toBe(false);
     expect(args.dryRun!.defaultValue).toBe(false);
     expect(args.gitImage!.defaultValue).toBe("alpine/git:2.47.2");
-    expect(args.clusterAccess!.defaultValue).toBe("update-kubeconfig");
-    expect(args.env!.defaultValue).toBe("");
+    // Enums: the introspector records the value; Register sends the member name (update_kubeconfig).
+    expect(args.clusterAccess).toMatchObject({ defaultValue: "update-kubeconfig", type: { kind: "ENUM_KIND", name: "ClusterAccess" } });
+    expect(args.env).toMatchObject({ isOptional: true, type: { kind: "ENUM_KIND", name: "Environment" } });
     for (const a of Object.values(args)) expect(a.description.length, a.name).toBeGreaterThan(20);
     expect(fn("deploy").description).toContain("Example: dagger call");
   });

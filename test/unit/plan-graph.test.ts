@@ -10,7 +10,7 @@ import { answerFromFiles, installRecorder } from "../support/dagger-recorder.js"
 
 const SHA = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
 const FILES: Record<string, string> = {
-  "pipeline.json": JSON.stringify({ registry: { host: "127.0.0.1:5999" } }),
+  "pipeline.json": JSON.stringify({ registry: { host: "registry.test:5999" } }),
   Gemfile: "gem 'rails'\n",
   "Gemfile.lock": "GEM\n",
   "Dockerfile.base": "FROM ruby\n",
@@ -42,7 +42,7 @@ describe("dagger call plan (recorded)", () => {
     const { out, requests } = await plan(FILES, true, status);
     const p = JSON.parse(out) as PipelinePlan;
     expect(requests).toHaveLength(1);
-    expect(requests[0]).toBe(`HEAD http://127.0.0.1:5999/v2/rails-api/manifests/${p.images.base.tag}`);
+    expect(requests[0]).toBe(`HEAD https://registry.test:5999/v2/rails-api/manifests/${p.images.base.tag}`);
     expect(p.images.base).toMatchObject({ action, exists });
   });
 

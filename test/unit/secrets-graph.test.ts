@@ -356,7 +356,7 @@ describe("dagger call surface of the secrets and serve functions", () => {
     expect(Object.keys(fn("decryptEnv").arguments)).toEqual(["source", "env"]);
     expect(fn("encryptValue").arguments.value!.type).toMatchObject({ kind: "OBJECT_KIND", name: "Secret" });
     expect(fn("encryptValue").returnType.kind).toBe("STRING_KIND");
-    expect(fn("checkEnv").arguments.env!.defaultValue).toBe("");
+    expect(fn("checkEnv").arguments.env).toMatchObject({ isOptional: true, type: { kind: "ENUM_KIND", name: "Environment" } });
     expect(fn("serve").returnType).toMatchObject({ kind: "OBJECT_KIND", name: "Service" });
     expect(fn("serve").arguments.env!.defaultValue).toBe("dev");
     expect(fn("serve").arguments.flavor!.defaultValue).toBe("server");

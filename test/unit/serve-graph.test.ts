@@ -149,12 +149,14 @@ describe("serve flavours and inputs", () => {
   it.each([
     ["worker", "worker"],
     ["scheduler", "scheduler"],
-  ])("--flavor %s: SERVER_FLAVOR=%s, same services, no port", async (flavor, expected) => {
+  ])("--flavor %s: SERVER_FLAVOR=%s, same services, a port whose health check is explicitly skipped", async (flavor, expected) => {
     const graph = await serveGraph("dev", flavor);
     expect(graph).toContain(`withEnvVariable (name: "SERVER_FLAVOR",value: "${expected}")`);
     expect(graph).toContain('withServiceBinding (alias: "postgres"');
     expect(graph).toContain('withServiceBinding (alias: "redis"');
-    expect(graph).not.toContain("withExposedPort (port: 8080)");
+    // Nothing listens: the engine must not wait for it, and `up` still has a port to forward.
+    expect(graph).toMatch(/withExposedPort \(port: 8080,experimentalSkipHealthcheck: true,description: "[^"]*not served[^"]*"\) \{ asService/);
+    expect(graph).not.toContain("withExposedPort (port: 8080) {");
     expect(graph).not.toContain('withEnvVariable (name: "PORT"');
   });
 

@@ -153,7 +153,7 @@ describe("dagger call test (recorded graph)", () => {
   it("--strategy queue: one queue service bound to every shard, each shard a queue worker with its own postgres and redis", async () => {
     let report: Awaited<ReturnType<typeof runTests>> | undefined;
     const queries = await record({}, async () => {
-      report = await runTests(dag.host().directory("/app"), { shards: 4, shardIndex: -1, strategy: TestStrategy.Queue });
+      report = await runTests(dag.host().directory("/app"), { shards: 4, shardIndex: -1, strategy: TestStrategy.queue });
       await report.report.id();
     });
     const shards = shardExecs(queries);
@@ -178,7 +178,7 @@ describe("dagger call test (recorded graph)", () => {
 
   it("--strategy queue with --shard-index is an error (the queue needs every shard in one engine)", async () => {
     rec = await installRecorder(answers({}));
-    await expect(runTests(dag.host().directory("/app"), { shards: 4, shardIndex: 1, strategy: TestStrategy.Queue })).rejects.toThrow("--strategy queue runs every shard in this engine");
+    await expect(runTests(dag.host().directory("/app"), { shards: 4, shardIndex: 1, strategy: TestStrategy.queue })).rejects.toThrow("--strategy queue runs every shard in this engine");
   });
 
   it("--only-failures --previous runs just the failed example ids", async () => {

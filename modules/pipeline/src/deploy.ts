@@ -26,6 +26,7 @@ import { assumeRole } from "./aws/sts.js";
 import type { RunCredentials } from "./run-credentials.js";
 import { DaggerWorkspace, daggerGitAuth, DEFAULT_GIT_IMAGE } from "./infra-dagger.js";
 import { gitAuthConfig, redactUrl, type GitAuth } from "./infra/git-auth.js";
+import { resolveKnownHosts } from "./lib/known-hosts.js";
 import { applyInfraWriteBack, type WriteBackOptions, type WriteBackReport } from "./infra/write-back.js";
 import type { Workspace } from "./infra/workspace.js";
 import { buildAppImage, publishBuiltAppImage, readAwsInputs, type AppImageBuild } from "./images.js";
@@ -361,12 +362,21 @@ const stderrLog = (line: string) => process.stderr.write(`${line}\n`);
 export function daggerInfraEffects(config: PipelineConfig, credentials: RunCredentials, options: DaggerInfraOptions = {}): InfraEffects<DaggerWorkspace> {
   const runId = options.runId ?? newRunId();
   let workspaces = 0;
+  // SSH checks infrastructure-live's host key strictly: the caller's known_hosts, or GitHub's keys.
+  const knownHosts = credentials.gitSshKey && !credentials.gitKnownHosts ? resolveKnownHosts(config.infraLive.repoUrl, undefined) : undefined;
   // Started once per run, only when an AWS step needs it.
   let endpoint: Promise<AwsEndpoint | undefined> | undefined;
   const awsEndpoint = () => (endpoint ??= resolveAwsEndpoint(credentials.awsEndpoint));
   return {
     newWorkspace: async (purpose) =>
-      new DaggerWorkspace({ image: options.gitImage || DEFAULT_GIT_IMAGE, sshKey: credentials.gitSshKey, token: credentials.gitToken, runId: `${runId}-${purpose}-${++workspaces}` }),
+      new DaggerWorkspace({
+        image: options.gitImage || DEFAULT_GIT_IMAGE,
+        sshKey: credentials.gitSshKey,
+        token: credentials.gitToken,
+        knownHosts,
+        knownHostsFile: credentials.gitKnownHosts,
+        runId: `${runId}-${purpose}-${++workspaces}`,
+      }),
     gitAuth: daggerGitAuth({ sshKey: credentials.gitSshKey, token: credentials.gitToken }),
     terragrunt: (ws, access) =>
       new DaggerTerragrunt({

@@ -6,13 +6,14 @@
  * secrets: the GitHub token is a BuildKit secret (`dockerBuild({ secrets })`, mounted at
  * `/run/secrets/<images.githubTokenSecretId>`), registry passwords go to `withRegistryAuth`.
  */
-import { dag, type Container, type Directory, type Secret } from "@dagger.io/dagger";
+import { dag, type Container, type Directory, type Secret, type Service } from "@dagger.io/dagger";
 import { resolveAwsEndpoint } from "./aws-endpoint.js";
 import { createAwsClients } from "./aws/credential-provider.js";
 import { EcrRegistry, type EcrApi } from "./aws/ecr.js";
 import type { RunCredentials } from "./run-credentials.js";
 import type { AwsCredentialInputs } from "./lib/aws-credential-source.js";
 import { isEcr, registryHost, type PipelineConfig } from "./lib/config.js";
+import { isLoopbackHost } from "./lib/image-ref.js";
 import { errorMessage, PipelineError } from "./lib/errors.js";
 import {
   ensureBaseImage,
@@ -25,6 +26,7 @@ import {
   type BaseImageBuildPlan,
   type BaseImageOutcome,
   type BaseImageSelection,
+  type BuildArgValue,
 } from "./lib/image-build.js";
 import { parseGitRef, parseSha, resolveEnvironment, resolveRef, type DeployTarget } from "./lib/refs.js";
 import { OciRegistry, type FetchLike } from "./registry/oci.js";
@@ -82,9 +84,15 @@ async function defaultEcrClient(config: PipelineConfig, credentials: RunCredenti
   return createAwsClients({ region: config.registry.region, credentials: await readAwsInputs(credentials), ...(endpoint ? { endpoint } : {}) }).ecr();
 }
 
-/** The registry of the config: ECR unless `registry.host` is set, then the OCI distribution API. */
+/**
+ * The registry of the config: ECR unless `registry.host` is set, then the OCI distribution API,
+ * through `with-registry-service` when given. The module's code runs in its own container and the
+ * engine pulls and pushes from its own network: a loopback `registry.host` without a service
+ * reaches nothing the caller runs, so it is refused here, before anything is built.
+ */
 export async function registryFor(config: PipelineConfig, credentials: RunCredentials, deps: ImageDeps = {}): Promise<ImageRegistry<Secret>> {
   const host = registryHost(config);
+  const service = credentials.registryService;
   if (isEcr(config)) {
     const client = await (deps.ecrClient ?? defaultEcrClient)(config, credentials);
     return new EcrRegistry<Secret>({
@@ -95,9 +103,14 @@ export async function registryFor(config: PipelineConfig, credentials: RunCreden
       toSecret: (name, plaintext) => dag.setSecret(name, plaintext),
     });
   }
+  if (!service && isLoopbackHost(host)) throw loopbackRegistry(host);
+  // A service's endpoint resolves in the session's network once the service runs
+  // (engine/engineutil/executor_spec.go gives every exec, the module's included, the session domain).
+  const apiHost = service ? await (await service.start()).endpoint() : undefined;
   const password = credentials.registryPassword;
   return new OciRegistry<Secret>({
     host,
+    apiHost,
     username: credentials.registryUsername,
     readPassword: password ? async () => password.plaintext() : undefined,
     pushPassword: password,
@@ -105,28 +118,68 @@ export async function registryFor(config: PipelineConfig, credentials: RunCreden
   });
 }
 
+function loopbackRegistry(host: string): PipelineError {
+  return new PipelineError("REGISTRY_UNREACHABLE", `registry.host ${host} is a loopback address: the pipeline runs in Dagger's containers, where ${host} is not your machine`, {
+    hint: `give your machine's registry as a service: with-registry-service --service tcp://localhost:${host.split(":").pop()} (or set registry.host to a name the Dagger engine resolves)`,
+  });
+}
+
+/** A Dagger secret for a BuildKit `--mount=type=secret,id=<name>`, and that name. */
+export interface BuildSecret {
+  name: string;
+  secret: Secret;
+}
+
+/** Where BuildKit mounts a build secret, and where dockerBuild leaves it in the returned container. */
+export const BUILD_SECRET_DIR = "/run/secrets";
+
 /**
- * The GitHub token as a secret named by `images.githubTokenSecretId`, because BuildKit mounts a
- * build secret at `/run/secrets/<secret name>` and the Dockerfile asks for that id. The plaintext
- * goes only into `setSecret` (the engine scrubs it from logs), never into an arg, env or label.
+ * The GitHub token as a secret named by `images.githubTokenSecretId`, because the engine answers a
+ * Dockerfile's `--mount=type=secret,id=<id>` with the Secret whose NAME is `<id>`
+ * (core/container.go Build). The plaintext goes only into `setSecret` (the engine scrubs it from
+ * logs), never into an arg, env or label.
  */
-export async function buildSecrets(config: PipelineConfig, credentials: RunCredentials): Promise<Secret[]> {
+export async function buildSecrets(config: PipelineConfig, credentials: RunCredentials): Promise<BuildSecret[]> {
   if (!credentials.githubToken) return [];
-  return [dag.setSecret(config.images.githubTokenSecretId, await credentials.githubToken.plaintext())];
+  const name = config.images.githubTokenSecretId;
+  return [{ name, secret: dag.setSecret(name, await credentials.githubToken.plaintext()) }];
+}
+
+/**
+ * `dockerBuild` without its secrets afterwards. The engine keeps every build secret mounted at
+ * `/run/secrets/<name>` in the container dockerBuild returns (core/container.go Build;
+ * util/llbtodagger/exec.go "preserve Dockerfile secret mounts in the resulting container"), where
+ * every later exec (apt-get, rspec, rubocop, the served app) could read it: unmount them at once.
+ */
+export function dockerBuildWithoutSecrets(context: Directory, options: { dockerfile: string; buildArgs: BuildArgValue[]; secrets: BuildSecret[] }): Container {
+  let ctr = context.dockerBuild({ dockerfile: options.dockerfile, buildArgs: options.buildArgs, secrets: options.secrets.map((s) => s.secret) });
+  for (const s of options.secrets) ctr = ctr.withoutMount(`${BUILD_SECRET_DIR}/${s.name}`);
+  return ctr;
 }
 
 /** The base image's Container (lazy): the plan's Dockerfile, build args and secrets, nothing else. */
-export function baseImageContainer(source: Directory, plan: BaseImageBuildPlan, secrets: Secret[]): Container {
+export function baseImageContainer(source: Directory, plan: BaseImageBuildPlan, secrets: BuildSecret[]): Container {
   const context = plan.writeDockerfile ? source.withNewFile(plan.dockerfilePath, plan.dockerfileText) : source;
-  return context.dockerBuild({ dockerfile: plan.dockerfilePath, buildArgs: plan.buildArgs, secrets });
+  return dockerBuildWithoutSecrets(context, { dockerfile: plan.dockerfilePath, buildArgs: plan.buildArgs, secrets });
+}
+
+/**
+ * The pushed image `ref` as a Container, pulled with the registry's login (through the registry
+ * service when one is given: the engine aliases the ref's host to it, core/container.go
+ * ContainerRegistryServiceBinding).
+ */
+export async function pullImage(ref: string, registry: ImageRegistry<Secret>, service?: Service): Promise<Container> {
+  const login = await registry.login();
+  const ctr = login ? dag.container().withRegistryAuth(registry.host, login.username, login.password) : dag.container();
+  return ctr.from(ref, service ? { registryService: service } : undefined);
 }
 
 /** Push with the registry's login; failures become PUSH_FAILED / REGISTRY_AUTH_FAILED naming the ref. */
-async function publishTo(ctr: Container, ref: string, registry: ImageRegistry<Secret>): Promise<string> {
+async function publishTo(ctr: Container, ref: string, registry: ImageRegistry<Secret>, service?: Service): Promise<string> {
   const login = await registry.login();
   const authed = login ? ctr.withRegistryAuth(registry.host, login.username, login.password) : ctr;
   try {
-    return await authed.publish(ref);
+    return await authed.publish(ref, service ? { registryService: service } : undefined);
   } catch (err) {
     const text = errorMessage(err);
     if (/\b(401|403)\b|unauthori[sz]ed|denied|authentication required/i.test(text)) {
@@ -201,7 +254,7 @@ async function publishBaseImageWith(
         });
       }
     },
-    publish: (ctr, ref) => publishTo(ctr, ref, registry),
+    publish: (ctr, ref) => publishTo(ctr, ref, registry, credentials.registryService),
     log,
   });
   const report = formatBaseImageOutcome(outcome);
@@ -236,6 +289,11 @@ export interface AppImageBuild {
  */
 export async function buildAppImage(source: Directory, options: ImageOptions, credentials: RunCredentials, deps: ImageDeps = {}): Promise<AppImageBuild> {
   const config = await readConfig(source);
+  if (credentials.registryService) {
+    throw new PipelineError("REGISTRY_UNREACHABLE", `the app image is built FROM the base image ${registryHost(config)}/...:<tag>, which the engine pulls by name through its own network: a registry given with with-registry-service cannot serve that pull (dockerBuild takes no registry service)`, {
+      hint: "use a registry the Dagger engine resolves by name (pipeline.json registry.host) for app-image, publish-app-image and deploy; with-registry-service serves base-image, plan --check-registry, test and lint",
+    });
+  }
   const target = resolveAppTarget(config, options);
   const registry = await registryFor(config, credentials, deps);
   const selection: BaseImageSelection = {

@@ -12,6 +12,7 @@
  */
 import { argument, check, Container, Directory, File, func, object, Secret, Service } from "@dagger.io/dagger";
 import { refFromCheckout } from "./checkout.js";
+import { ClusterAccess, Environment, OutputFormat, ServeFlavor } from "./choices.js";
 import { decodeSshKeySecret, type RunCredentials } from "./run-credentials.js";
 import { runDeploy } from "./deploy.js";
 import { runFeatureSweep, runFeatureTeardownOf } from "./feature.js";
@@ -47,32 +48,26 @@ const SOURCE_IGNORE = ["node_modules", "tmp", "log", ".git", "test_results"];
  */
 @object()
 export class Pipeline {
-  /** AWS access key id (set by with-aws-credentials). */
-  @func() awsAccessKeyId?: Secret;
-  /** AWS secret access key (set by with-aws-credentials). */
-  @func() awsSecretAccessKey?: Secret;
-  /** AWS session token (set by with-aws-credentials). */
-  @func() awsSessionToken?: Secret;
-  /** Shared AWS credentials file (set by with-aws-credentials). */
-  @func() awsCredentialsFile?: Secret;
-  /** Profile of the shared credentials file. */
-  @func() awsProfile = "default";
-  /** CI OIDC token for AssumeRoleWithWebIdentity (set by with-aws-web-identity). */
-  @func() awsWebIdentityToken?: Secret;
-  /** Role assumed with the OIDC token. */
-  @func() awsWebIdentityRoleArn = "";
-  /** Where AWS calls go instead of AWS's public endpoints (set by with-aws-endpoint). */
-  @func() awsEndpoint?: Service;
-  /** GitHub token for private gems (set by with-github-token). */
-  @func() githubToken?: Secret;
-  /** User for a non-ECR registry (set by with-registry-auth). */
-  @func() registryUsername = "";
-  /** Password for a non-ECR registry (set by with-registry-auth). */
-  @func() registryPassword?: Secret;
-  /** SSH private key for infrastructure-live (set by with-git-credentials). */
-  @func() gitSshKey?: Secret;
-  /** HTTPS token for infrastructure-live (set by with-git-credentials). */
-  @func() gitToken?: Secret;
+  // Internal state, set by the with-* builders. Not @func(): a field exposed to Dagger becomes a
+  // callable function in `dagger call --help`. No initialisers: the engine rebuilds the object with
+  // Object.create(prototype) + the saved fields (SDK dist/src/module/executor.js), so neither field
+  // initialisers nor a constructor run when a function is invoked; every default is applied where
+  // the field is read (credentials()).
+  private awsAccessKeyId?: Secret;
+  private awsSecretAccessKey?: Secret;
+  private awsSessionToken?: Secret;
+  private awsCredentialsFile?: Secret;
+  private awsProfile?: string;
+  private awsWebIdentityToken?: Secret;
+  private awsWebIdentityRoleArn?: string;
+  private githubToken?: Secret;
+  private registryUsername?: string;
+  private registryPassword?: Secret;
+  private registryService?: Service;
+  private awsEndpoint?: Service;
+  private gitSshKey?: Secret;
+  private gitToken?: Secret;
+  private gitKnownHosts?: File;
 
   /**
    * Use AWS credentials for ECR, STS and KMS: static keys, or a shared credentials file and profile.
@@ -165,9 +160,30 @@ export class Pipeline {
   }
 
   /**
-   * Credentials for the infrastructure-live repository: an SSH key or an HTTPS token.
+   * Reach the registry of pipeline.json `registry.host` through a service, e.g. a registry on your
+   * own machine: the module and the engine run in their own network, where 127.0.0.1 is not your
+   * machine. The existence check and the pushes of base-image go to the service, and test and lint
+   * pull the base image through it; app-image cannot use it (the engine pulls the Dockerfile's FROM
+   * by name), so deploy with a registry the engine can resolve.
+   *
+   * Example: dagger call with-registry-service --service tcp://localhost:5000 base-image --env dev
+   */
+  @func()
+  withRegistryService(
+    /** The registry as a service (Example: tcp://localhost:5000). */
+    service: Service,
+  ): Pipeline {
+    this.registryService = service;
+    return this;
+  }
+
+  /**
+   * Credentials for the infrastructure-live repository: an SSH key or an HTTPS token. SSH checks the
+   * server's host key strictly (StrictHostKeyChecking=yes) against --known-hosts, by default GitHub's
+   * published host keys.
    *
    * Example: dagger call with-git-credentials --ssh-key file:$HOME/.ssh/id_ed25519 deploy --env dev
+   * Example: dagger call with-git-credentials --ssh-key file:$HOME/.ssh/id_ed25519 --known-hosts ./infra-known-hosts deploy --env dev
    * Example: dagger call with-git-credentials --ssh-key-base64 env:INFRA_LIVE_SSH_KEY_B64 deploy --branch "$CIRCLE_BRANCH" --sha "$CIRCLE_SHA1"
    */
   @func()
@@ -178,9 +194,12 @@ export class Pipeline {
     token?: Secret,
     /** Instead of --ssh-key: the key base64-encoded on one line, for CI variables that cannot hold newlines (Example: env:INFRA_LIVE_SSH_KEY_B64). */
     sshKeyBase64?: Secret,
+    /** known_hosts lines for the SSH server of infraLive.repoUrl; default: GitHub's published host keys (Example: ./known_hosts, from ssh-keyscan checked against the host's published fingerprints). */
+    knownHosts?: File,
   ): Promise<Pipeline> {
     this.gitSshKey = sshKey ?? (sshKeyBase64 ? await decodeSshKeySecret(sshKeyBase64, "--ssh-key-base64") : undefined);
     this.gitToken = token;
+    this.gitKnownHosts = knownHosts;
     return this;
   }
 
@@ -192,7 +211,7 @@ export class Pipeline {
         secretAccessKey: this.awsSecretAccessKey,
         sessionToken: this.awsSessionToken,
         credentialsFile: this.awsCredentialsFile,
-        profile: this.awsProfile,
+        profile: this.awsProfile || "default",
         webIdentityToken: this.awsWebIdentityToken,
         webIdentityRoleArn: this.awsWebIdentityRoleArn || undefined,
       },
@@ -200,8 +219,10 @@ export class Pipeline {
       githubToken: this.githubToken,
       registryUsername: this.registryUsername || undefined,
       registryPassword: this.registryPassword,
+      registryService: this.registryService,
       gitSshKey: this.gitSshKey,
       gitToken: this.gitToken,
+      gitKnownHosts: this.gitKnownHosts,
     };
   }
 
@@ -217,7 +238,8 @@ export class Pipeline {
    * Example: dagger call plan --tag release-v1.2.3 --sha $CIRCLE_SHA1 --format json
    * Example: dagger call with-aws-credentials --access-key-id env:AWS_ACCESS_KEY_ID --secret-access-key env:AWS_SECRET_ACCESS_KEY plan --branch da/develop --sha $CIRCLE_SHA1 --check-registry
    */
-  @func()
+  // Never cached: --check-registry asks the registry, and a cached plan would show a week-old answer.
+  @func({ cache: "never" })
   async plan(
     /** The application repository; default: the project dagger call runs in. */
     @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
@@ -227,17 +249,17 @@ export class Pipeline {
     tag = "",
     /** The full 40-character commit sha (Example: --sha $CIRCLE_SHA1); default: the checkout's HEAD. */
     sha = "",
-    /** Force an environment (dev, stage, prod) instead of resolving it from the branch or tag. */
-    env = "",
+    /** Force an environment instead of resolving it from the branch or tag. */
+    env?: Environment,
     /** Output format: text (for people) or json (stable shape, schemaVersion 1). */
-    format = "text",
+    format: OutputFormat = OutputFormat.text,
     /** Also ask the registry whether the base image exists, so the plan shows whether base-image will build (needs registry credentials for ECR); default false. */
     checkRegistry = false,
     /** The project's git checkout: the commit, branch and tags are read from it when --sha, --branch or --tag is not given; default: the project's repository root. */
     @argument({ defaultPath: CHECKOUT, ignore: CHECKOUT_IGNORE }) checkout?: Directory,
   ): Promise<string> {
-    const ref = await refFromCheckout(source, checkout, { branch, tag, sha, env }, { command: "plan" });
-    return runPlan(source, { ...ref.flags, env, format, checkRegistry }, this.credentials());
+    const ref = await refFromCheckout(source, checkout, { branch, tag, sha, env: env ?? "" }, { command: "plan" });
+    return runPlan(source, { ...ref.flags, env: env ?? "", format, checkRegistry }, this.credentials());
   }
 
   // --- test -------------------------------------------------------------------------------------
@@ -251,6 +273,8 @@ export class Pipeline {
    * examples: its `report` holds the merged and per-shard JUnit, the next run's timings.json, this
    * call's shard timings (timings/shard-<i>-of-<n>.json, for merge-timings), summary.txt and
    * outcome.json; `check` fails with the summary, or after an export `check-tests --report <dir>`.
+   * Gems come from the pushed base-dev-<checksum> when the registry has it, else they are built here.
+   * Every call runs the suite (never answered from Dagger's cache): a rerun reruns.
    *
    * Example: dagger call test --shards 8
    * Example: dagger call test --shards 8 report export --path test_results
@@ -260,12 +284,12 @@ export class Pipeline {
    * Example: dagger call test --only-failures --previous ./test_results check
    * Example: dagger call test --shards 8 --strategy queue check
    */
-  @func()
+  @func({ cache: "never" })
   async test(
     /** The application repository; default: the project dagger call runs in. */
     @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
-    /** Number of shards the suite is split into (every CI node must pass the same number). */
-    shards = 8,
+    /** Number of shards the suite is split into (every CI node must pass the same number); default: pipeline.json test.shards (8). */
+    shards?: number,
     /** Run only this shard (0-based) of --shards, for CI parallelism across machines; default: every shard here, in parallel. */
     shardIndex?: number,
     /** Previous timings: timings.json from an earlier run, a JUnit XML, a knapsack report or a parallel_tests log. Default: the restored test.timingsCacheFile (.pipeline/timings.json), else the committed test.timingsFile, else file sizes. */
@@ -277,7 +301,7 @@ export class Pipeline {
     /** The report directory of an earlier run (exported with `report export --path test_results`), or a folder of its JUnit XML; read with --only-failures. */
     previous?: Directory,
     /** `static`: each shard runs its list from the timing plan (works with --shard-index across CI nodes); `queue`: the shards pull batches, longest first, from one queue service in this engine, so a slow shard takes less (Example: dagger call test --shards 8 --strategy queue check). */
-    strategy: TestStrategy = TestStrategy.Static,
+    strategy: TestStrategy = TestStrategy.static,
   ): Promise<TestReport> {
     return runTests(source, { shards, shardIndex: shardIndex ?? -1, timings, retries, onlyFailures, previous, strategy }, this.credentials());
   }
@@ -315,12 +339,14 @@ export class Pipeline {
   }
 
   /**
-   * Run rubocop (pipeline.json `test.lintCommand`) in the same image the tests use.
+   * Run rubocop (pipeline.json `test.lintCommand`) in the same image the tests use (the pushed
+   * base-dev-<checksum> when the registry has it, else built here). Never answered from Dagger's
+   * cache: it asks the registry.
    *
    * Example: dagger call lint
    * Example: dagger call lint --source ../other-app
    */
-  @func()
+  @func({ cache: "never" })
   async lint(
     /** The application repository; default: the project dagger call runs in. */
     @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
@@ -357,13 +383,13 @@ export class Pipeline {
     tag = "",
     /** The full 40-character commit sha; checked when given, the base image does not depend on it (Example: --sha $CIRCLE_SHA1). */
     sha = "",
-    /** Choose the variant by environment (dev, stage, prod) instead of by branch or tag. */
-    env = "",
+    /** Choose the variant by environment (dev, stage: dev variant; prod) instead of by branch or tag. */
+    env?: Environment,
     /** The project's git checkout: the commit, branch and tags are read from it when --sha, --branch or --tag is not given; default: the project's repository root. */
     @argument({ defaultPath: CHECKOUT, ignore: CHECKOUT_IGNORE }) checkout?: Directory,
   ): Promise<string> {
-    const ref = await refFromCheckout(source, checkout, { branch, tag, sha, env }, { command: "base-image", needSha: false, needRef: !env });
-    return (await publishBaseImage(source, { ...ref.flags, env }, this.credentials())).report;
+    const ref = await refFromCheckout(source, checkout, { branch, tag, sha, env: env ?? "" }, { command: "base-image", needSha: false, needRef: !env });
+    return (await publishBaseImage(source, { ...ref.flags, env: env ?? "" }, this.credentials())).report;
   }
 
   /**
@@ -387,13 +413,13 @@ export class Pipeline {
     tag = "",
     /** The full 40-character commit sha; dev and stage images are tagged with it (Example: --sha $CIRCLE_SHA1); default: the checkout's HEAD. */
     sha = "",
-    /** Force an environment (dev, stage, prod) instead of resolving it from the branch or tag. */
-    env = "",
+    /** Force an environment instead of resolving it from the branch or tag. */
+    env?: Environment,
     /** The project's git checkout: the commit, branch and tags are read from it when --sha, --branch or --tag is not given; default: the project's repository root. */
     @argument({ defaultPath: CHECKOUT, ignore: CHECKOUT_IGNORE }) checkout?: Directory,
   ): Promise<Container> {
-    const ref = await refFromCheckout(source, checkout, { branch, tag, sha, env }, { command: "app-image" });
-    return (await buildAppImage(source, { ...ref.flags, env }, this.credentials())).container;
+    const ref = await refFromCheckout(source, checkout, { branch, tag, sha, env: env ?? "" }, { command: "app-image" });
+    return (await buildAppImage(source, { ...ref.flags, env: env ?? "" }, this.credentials())).container;
   }
 
   /**
@@ -413,13 +439,13 @@ export class Pipeline {
     tag = "",
     /** The full 40-character commit sha; dev and stage images are tagged with it (Example: --sha $CIRCLE_SHA1); default: the checkout's HEAD. */
     sha = "",
-    /** Force an environment (dev, stage, prod) instead of resolving it from the branch or tag. */
-    env = "",
+    /** Force an environment instead of resolving it from the branch or tag. */
+    env?: Environment,
     /** The project's git checkout: the commit, branch and tags are read from it when --sha, --branch or --tag is not given; default: the project's repository root. */
     @argument({ defaultPath: CHECKOUT, ignore: CHECKOUT_IGNORE }) checkout?: Directory,
   ): Promise<string> {
-    const ref = await refFromCheckout(source, checkout, { branch, tag, sha, env }, { command: "publish-app-image" });
-    return publishAppImage(source, { ...ref.flags, env }, this.credentials());
+    const ref = await refFromCheckout(source, checkout, { branch, tag, sha, env: env ?? "" }, { command: "publish-app-image" });
+    return publishAppImage(source, { ...ref.flags, env: env ?? "" }, this.credentials());
   }
 
   // --- secrets ----------------------------------------------------------------------------------
@@ -437,8 +463,8 @@ export class Pipeline {
   async decryptEnv(
     /** The application repository; default: the project dagger call runs in. */
     @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
-    /** The environment whose config/<env>.env to decrypt: dev, stage or prod. */
-    env: string,
+    /** The environment whose config/<env>.env to decrypt. */
+    env: Environment,
   ): Promise<Secret> {
     return decryptEnvSecret(source, env, this.credentials());
   }
@@ -453,8 +479,8 @@ export class Pipeline {
   async encryptValue(
     /** The application repository (its pipeline.json names the key); default: the project dagger call runs in. */
     @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
-    /** The environment whose key encrypts the value: dev, stage or prod. */
-    env: string,
+    /** The environment whose key encrypts the value. */
+    env: Environment,
     /** The value to encrypt, as a secret (Example: env:MY_SECRET or file:./secret.txt). */
     value: Secret,
   ): Promise<string> {
@@ -476,8 +502,8 @@ export class Pipeline {
   async checkEnv(
     /** The application repository; default: the project dagger call runs in. */
     @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
-    /** Check only this environment's file (dev, stage, prod); default: all of them. */
-    env = "",
+    /** Check only this environment's file; default: all of them. */
+    env?: Environment,
   ): Promise<string> {
     return runCheckEnv(source, { env });
   }
@@ -486,19 +512,23 @@ export class Pipeline {
    * Run the app as a pod would, as a service: the app image (built locally from Dockerfile.base and
    * Dockerfile, no registry), SERVER_FLAVOR and VPC_NAME set, the decrypted env file mounted as a
    * secret file at DECRYPTED_ENV_FILE (read by bin/env), its own postgres and redis bound. The
-   * server flavour creates, migrates and seeds the database, then listens on 8080.
+   * server flavour creates, migrates and seeds the database, then listens on 8080, the one port the
+   * service exposes (the image's other EXPOSE ports are dropped: the engine would wait for each of
+   * them before the service counts as started). The worker and scheduler listen on no port: their
+   * service exposes 8080 with its health check skipped, only so that `up` keeps them running.
    *
    * Example: dagger call serve --env dev up --ports 8080:8080
    * Example: dagger call serve --env dev --flavor worker up
+   * Example: dagger call serve --env dev --image 004671295794.dkr.ecr.us-west-2.amazonaws.com/rails-api:<sha> up --ports 8080:8080
    */
   @func({ cache: "never" })
   async serve(
     /** The application repository; default: the project dagger call runs in. */
     @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
-    /** The environment whose env file the app gets: dev, stage or prod (stage/prod need with-aws-credentials). */
-    env = "dev",
+    /** The environment whose env file the app gets (stage and prod need with-aws-credentials). */
+    env: Environment = Environment.dev,
     /** The process to run: server (HTTP on 8080), worker (sidekiq) or scheduler (clockwork). */
-    flavor = "server",
+    flavor: ServeFlavor = ServeFlavor.server,
     /** Run this app image instead of building one (Example: --image 004671295794.dkr.ecr.us-west-2.amazonaws.com/rails-api:<sha>). */
     image?: Container,
   ): Promise<Service> {
@@ -532,8 +562,8 @@ export class Pipeline {
   async deploy(
     /** The application repository; default: the project dagger call runs in. */
     @argument({ defaultPath: PROJECT, ignore: SOURCE_IGNORE }) source: Directory,
-    /** The environment: dev, stage or prod (prod needs --tag release-<version>); default: resolved from --branch/--tag like plan. */
-    env = "",
+    /** The environment (prod needs --tag release-<version>); default: resolved from --branch/--tag like plan. */
+    env?: Environment,
     /** The branch being deployed, e.g. da/develop (Example: --branch $CIRCLE_BRANCH). Give a branch or a tag; default: the checkout's branch. */
     branch = "",
     /** The tag being deployed, e.g. release-v1.2.3 (Example: --tag $CIRCLE_TAG); default: on a detached HEAD, or with --env prod, a release tag at HEAD. */
@@ -542,19 +572,19 @@ export class Pipeline {
     sha = "",
     /** Print the plan (exactly dagger call plan's output) and do nothing; default false. */
     dryRun = false,
-    /** Output format of --dry-run: text or json (as plan); default text. */
-    format = "text",
+    /** Output format of --dry-run (as plan). */
+    format: OutputFormat = OutputFormat.text,
     /** Image of the container that clones and pushes infrastructure-live (needs git and ssh); default alpine/git:2.47.2. */
     gitImage = "alpine/git:2.47.2",
-    /** How terragrunt reaches the EKS cluster: update-kubeconfig (aws eks update-kubeconfig in the terragrunt image, which then needs the AWS CLI) or none; default update-kubeconfig. */
-    clusterAccess = "update-kubeconfig",
+    /** How terragrunt reaches the EKS cluster: update_kubeconfig (aws eks update-kubeconfig in the terragrunt image, which then needs the AWS CLI) or none. */
+    clusterAccess: ClusterAccess = ClusterAccess.update_kubeconfig,
     /** Deploy even when the checkout has uncommitted changes (the image then holds the working tree, tagged with HEAD's commit); default false. */
     allowDirty = false,
     /** The project's git checkout: the commit, branch and tags are read from it when --sha, --branch or --tag is not given; default: the project's repository root. */
     @argument({ defaultPath: CHECKOUT, ignore: CHECKOUT_IGNORE }) checkout?: Directory,
   ): Promise<string> {
-    const ref = await refFromCheckout(source, checkout, { branch, tag, sha, env }, { command: "deploy", uncommitted: dryRun || allowDirty ? "allow" : "refuse", gitImage });
-    const report = await runDeploy(source, { env, ...ref.flags, dryRun, format, gitImage, clusterAccess }, this.credentials());
+    const ref = await refFromCheckout(source, checkout, { branch, tag, sha, env: env ?? "" }, { command: "deploy", uncommitted: dryRun || allowDirty ? "allow" : "refuse", gitImage });
+    const report = await runDeploy(source, { env: env ?? "", ...ref.flags, dryRun, format, gitImage, clusterAccess }, this.credentials());
     return dryRun ? report : `deploying ${ref.description}\n${report}`;
   }
 
@@ -579,8 +609,8 @@ export class Pipeline {
     dryRun = false,
     /** Image of the container that clones and pushes infrastructure-live; default alpine/git:2.47.2. */
     gitImage = "alpine/git:2.47.2",
-    /** How terragrunt reaches the EKS cluster: update-kubeconfig or none; default update-kubeconfig. */
-    clusterAccess = "update-kubeconfig",
+    /** How terragrunt reaches the EKS cluster: update_kubeconfig or none. */
+    clusterAccess: ClusterAccess = ClusterAccess.update_kubeconfig,
     /** Deploy even when the checkout has uncommitted changes; default false. */
     allowDirty = false,
     /** The project's git checkout: the commit, branch and tags are read from it when --sha, --branch or --tag is not given; default: the project's repository root. */
@@ -611,8 +641,8 @@ export class Pipeline {
     branch = "",
     /** Image of the container that clones and pushes infrastructure-live; default alpine/git:2.47.2. */
     gitImage = "alpine/git:2.47.2",
-    /** How terragrunt reaches the EKS cluster: update-kubeconfig or none; default update-kubeconfig. */
-    clusterAccess = "update-kubeconfig",
+    /** How terragrunt reaches the EKS cluster: update_kubeconfig or none. */
+    clusterAccess: ClusterAccess = ClusterAccess.update_kubeconfig,
   ): Promise<string> {
     return runFeatureTeardownOf(source, { name, branch }, { gitImage, clusterAccess }, this.credentials());
   }
@@ -634,8 +664,8 @@ export class Pipeline {
     liveBranches: string,
     /** Image of the container that clones and pushes infrastructure-live; default alpine/git:2.47.2. */
     gitImage = "alpine/git:2.47.2",
-    /** How terragrunt reaches the EKS cluster: update-kubeconfig or none; default update-kubeconfig. */
-    clusterAccess = "update-kubeconfig",
+    /** How terragrunt reaches the EKS cluster: update_kubeconfig or none. */
+    clusterAccess: ClusterAccess = ClusterAccess.update_kubeconfig,
   ): Promise<string> {
     return runFeatureSweep(source, liveBranches, { gitImage, clusterAccess }, this.credentials());
   }

@@ -10,6 +10,9 @@
  * - Secrets are the container's, never the algorithm's: an SSH key is mounted with
  *   `withMountedSecret` (mode 0600, owner root) and named by `GIT_SSH_COMMAND`; a token is a
  *   `withSecretVariable` read by the inline credential helper (see `infra/git-auth.ts`).
+ * - SSH checks the server strictly (`StrictHostKeyChecking=yes`) against a known_hosts file written
+ *   next to the key (`with-git-credentials --known-hosts`, default GitHub's published keys): each
+ *   workspace is a fresh container, so `accept-new` would trust whatever answers, every time.
  * - Files are bytes (see the Workspace contract). `File.contents()` and `withNewFile` carry a GraphQL
  *   String, which the engine marshals with Go's encoding/json (engine `dagql/types.go`,
  *   `String.MarshalJSON` -> `json.Marshal`, which replaces bytes that are not UTF-8 with U+FFFD;
@@ -18,7 +21,7 @@
  *   UTF-8 travels as base64 through `base64` in the git container (busybox has it). Removed with
  *   `rm -rf`.
  */
-import { dag, ExistsType, ReturnType, type Container, type Directory, type Secret } from "@dagger.io/dagger";
+import { dag, ExistsType, ReturnType, type Container, type Directory, type File, type Secret } from "@dagger.io/dagger";
 import type { GitAuth } from "./infra/git-auth.js";
 import type { RunOptions, RunResult, Workspace } from "./infra/workspace.js";
 
@@ -28,19 +31,25 @@ export const GIT_CHECKOUT = "/infra-live";
 /** The SSH key's mount point and the token variable in the git container. */
 export const GIT_SSH_KEY_PATH = "/run/secrets/infra-live-ssh-key";
 export const GIT_TOKEN_ENV = "INFRA_LIVE_TOKEN";
+/** The known_hosts file SSH checks the server's host key against. */
+export const GIT_KNOWN_HOSTS_PATH = "/run/pipeline/known_hosts";
 
 export interface DaggerWorkspaceOptions {
   /** The git image (needs git, ssh and sh). */
   image?: string;
   sshKey?: Secret;
   token?: Secret;
+  /** known_hosts text for SSH (from `resolveKnownHosts`); required with `sshKey`. */
+  knownHosts?: string;
+  /** The caller's known_hosts file (`--known-hosts`), mounted instead of `knownHosts`. */
+  knownHostsFile?: File;
   /** Unique per workspace: busts the engine cache so each clone/push really runs. */
   runId: string;
 }
 
 /** The GitAuth the algorithm uses with a DaggerWorkspace holding these secrets. */
 export function daggerGitAuth(secrets: { sshKey?: Secret; token?: Secret }): GitAuth {
-  if (secrets.sshKey) return { kind: "ssh", keyFile: GIT_SSH_KEY_PATH, strictHostKeyChecking: "accept-new" };
+  if (secrets.sshKey) return { kind: "ssh", keyFile: GIT_SSH_KEY_PATH, knownHostsFile: GIT_KNOWN_HOSTS_PATH, strictHostKeyChecking: "yes" };
   if (secrets.token) return { kind: "token", tokenEnv: GIT_TOKEN_ENV };
   return { kind: "none" };
 }
@@ -57,7 +66,12 @@ export class DaggerWorkspace implements Workspace {
       .withEnvVariable("PIPELINE_RUN_ID", options.runId)
       .withEnvVariable("GIT_TERMINAL_PROMPT", "0")
       .withWorkdir(GIT_CHECKOUT);
-    if (options.sshKey) ctr = ctr.withMountedSecret(GIT_SSH_KEY_PATH, options.sshKey, { owner: "0:0", mode: 0o600 });
+    if (options.sshKey) {
+      ctr = ctr.withMountedSecret(GIT_SSH_KEY_PATH, options.sshKey, { owner: "0:0", mode: 0o600 });
+      if (options.knownHostsFile) ctr = ctr.withMountedFile(GIT_KNOWN_HOSTS_PATH, options.knownHostsFile);
+      else if (options.knownHosts) ctr = ctr.withNewFile(GIT_KNOWN_HOSTS_PATH, options.knownHosts, { permissions: 0o644 });
+      else throw new Error("DaggerWorkspace: an SSH key needs known hosts (resolveKnownHosts)");
+    }
     if (options.token) ctr = ctr.withSecretVariable(GIT_TOKEN_ENV, options.token);
     this.ctr = ctr;
   }

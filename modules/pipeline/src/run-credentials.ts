@@ -3,7 +3,7 @@
  * in; concern modules (images, deploy, secrets) receive it as a plain object. Nothing here is ever
  * turned into plaintext except right at the AWS/registry client that needs it.
  */
-import { dag, type Secret, type Service } from "@dagger.io/dagger";
+import { dag, type File, type Secret, type Service } from "@dagger.io/dagger";
 import { decodeBase64SshKey } from "./lib/ssh-key.js";
 
 export interface AwsSecrets {
@@ -27,9 +27,16 @@ export interface RunCredentials {
   /** For registries other than ECR (ECR auth comes from AWS). */
   registryUsername?: string;
   registryPassword?: Secret;
+  /**
+   * The registry of `registry.host` reached through a service (`tcp://localhost:5000`): the module
+   * and the engine do not run on the caller's machine, so a loopback host there reaches nothing.
+   */
+  registryService?: Service;
   /** infrastructure-live access: an SSH private key or an HTTPS token. */
   gitSshKey?: Secret;
   gitToken?: Secret;
+  /** known_hosts for the SSH server of infrastructure-live (default: GitHub's published host keys). */
+  gitKnownHosts?: File;
 }
 
 export function hasAwsCredentials(aws: AwsSecrets): boolean {

@@ -1,6 +1,14 @@
 /**
  * `dagger call serve --env dev`: the app image run as a Dagger service the way a pod runs it.
  *
+ * - Ports: the service exposes exactly the port its process listens on. A starting service is
+ *   health-checked on EVERY exposed port (core/service.go, core/healthcheck.go: the engine dials
+ *   each with a backoff for about 15 minutes before it gives up), and dockerBuild turns each EXPOSE
+ *   of the image into one (util/llbtodagger/metadata.go): the example's `EXPOSE 8080 25658` would
+ *   keep the server from ever counting as started. So the image's ports are dropped and the server
+ *   exposes 8080 only. The worker and scheduler listen on none: they expose 8080 with the health
+ *   check explicitly skipped, only so that `up` (which forwards ports, "no ports to forward"
+ *   otherwise: core/schema/host.go) keeps them running.
  * - The image is built locally, with no registry and no AWS: the base Dockerfile (the
  *   environment's variant) and the app Dockerfile are joined into one two-stage Dockerfile whose
  *   app stage starts `FROM ${BASE_IMAGE_NAME}` = the base stage (`planServeDockerfile`). So serve
@@ -14,13 +22,14 @@
  *   app at them (DATABASE_HOST, DATABASE_PORT, DATABASE_SUPER_USERNAME, REDIS_URL): hosts and a
  *   user name, no secrets; `bin/env` lets set variables win over the file, as Kubernetes env does.
  */
-import { dag, type Container, type Directory, type Secret, type Service } from "@dagger.io/dagger";
+import { dag, type Container, type Directory, type NetworkProtocol, type Secret, type Service } from "@dagger.io/dagger";
 import type { RunCredentials } from "./run-credentials.js";
 import type { BuildArgValue } from "./lib/image-build.js";
 import { planBaseImageBuild } from "./lib/image-build.js";
 import type { EnvironmentName, PipelineConfig } from "./lib/config.js";
 import { PipelineError } from "./lib/errors.js";
 import { parseEnvironmentName } from "./lib/refs.js";
+import { buildSecrets, dockerBuildWithoutSecrets } from "./images.js";
 import { decryptEnvFileText, decryptedEnvSecretName, type SecretsDeps } from "./secrets.js";
 import { readConfig, readDependencyFiles, readRequiredFile } from "./source.js";
 
@@ -142,10 +151,8 @@ export async function buildServeImage(source: Directory, config: PipelineConfig,
     { name: "DOCKER_TAG", value: `serve-${env}` },
     { name: "VPC_NAME", value: envConfig.vpcName },
   ];
-  const secrets: Secret[] = credentials.githubToken
-    ? [dag.setSecret(config.images.githubTokenSecretId, await credentials.githubToken.plaintext())]
-    : [];
-  return source.withNewFile(SERVE_DOCKERFILE_PATH, joined.text).dockerBuild({ dockerfile: SERVE_DOCKERFILE_PATH, buildArgs, secrets });
+  const context = source.withNewFile(SERVE_DOCKERFILE_PATH, joined.text);
+  return dockerBuildWithoutSecrets(context, { dockerfile: SERVE_DOCKERFILE_PATH, buildArgs, secrets: await buildSecrets(config, credentials) });
 }
 
 /** The postgres the app gets (trust auth: no password anywhere; the entrypoint creates the database). */
@@ -169,12 +176,26 @@ export function serveRedis(config: PipelineConfig, env: EnvironmentName): Servic
     .asService({ useEntrypoint: true });
 }
 
+/** A port the image exposes (from `Container.exposedPorts`). */
+export interface ImagePort {
+  port: number;
+  protocol: NetworkProtocol;
+}
+
+/** The ports an image exposes: a dockerBuild gets one per EXPOSE, a `from` image none. */
+export async function imagePorts(image: Container): Promise<ImagePort[]> {
+  return Promise.all((await image.exposedPorts()).map(async (p) => ({ port: await p.port(), protocol: await p.protocol() })));
+}
+
 /**
  * The pod: the app image with VPC_NAME, SERVER_FLAVOR, the decrypted env file mounted as a secret
- * at DECRYPTED_ENV_FILE, the local-service overrides, postgres and redis bound, 8080 for server.
+ * at DECRYPTED_ENV_FILE, the local-service overrides, postgres and redis bound; the image's own
+ * ports dropped, 8080 exposed (health-checked for the server, not for the worker and scheduler).
  */
 export function servePod(input: {
   image: Container;
+  /** The ports the image exposes: dropped, the process does not listen on them. */
+  imagePorts: readonly ImagePort[];
   env: EnvironmentName;
   vpcName: string;
   flavor: ServeFlavor;
@@ -182,7 +203,9 @@ export function servePod(input: {
   postgres: Service;
   redis: Service;
 }): Container {
-  let ctr = input.image
+  let ctr = input.image;
+  for (const p of input.imagePorts) ctr = ctr.withoutExposedPort(p.port, { protocol: p.protocol });
+  ctr = ctr
     .withEnvVariable("VPC_NAME", input.vpcName)
     .withEnvVariable("SERVER_FLAVOR", input.flavor)
     .withMountedSecret(DECRYPTED_ENV_PATH, input.envFile)
@@ -194,8 +217,9 @@ export function servePod(input: {
     .withEnvVariable("REDIS_URL", `redis://redis:${REDIS_PORT}/0`)
     .withServiceBinding("postgres", input.postgres)
     .withServiceBinding("redis", input.redis);
-  if (input.flavor === "server") ctr = ctr.withEnvVariable("PORT", String(SERVER_PORT)).withExposedPort(SERVER_PORT);
-  return ctr;
+  if (input.flavor === "server") return ctr.withEnvVariable("PORT", String(SERVER_PORT)).withExposedPort(SERVER_PORT);
+  // Nothing listens: the port only gives `up` something to forward, and is explicitly not checked.
+  return ctr.withExposedPort(SERVER_PORT, { experimentalSkipHealthcheck: true, description: `${input.flavor}: not served, keeps up running` });
 }
 
 /** `dagger call serve`: validate the flags, decrypt the env file into a secret, build, bind, run. */
@@ -208,6 +232,7 @@ export async function serveApp(source: Directory, options: ServeOptions, credent
   const image = options.image ?? (await (deps.appImage ?? buildServeImage)(source, config, env, credentials));
   const pod = servePod({
     image,
+    imagePorts: await imagePorts(image),
     env,
     vpcName: config.environments[env].vpcName,
     flavor,

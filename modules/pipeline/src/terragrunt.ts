@@ -18,7 +18,7 @@
 import { spawn } from "node:child_process";
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { dag, ExistsType, ReturnType, type Container, type Directory, type Secret } from "@dagger.io/dagger";
+import { CacheSharingMode, dag, ExistsType, ReturnType, type Container, type Directory, type Secret } from "@dagger.io/dagger";
 import { withAwsEndpoint, type AwsEndpoint } from "./aws-endpoint.js";
 import type { AwsCredentials } from "./lib/aws-credential-source.js";
 import {
@@ -134,8 +134,11 @@ export function terragruntContainer(input: TerragruntContainerInput): Container 
     .container()
     .from(input.image)
     .withMountedDirectory(CHECKOUT_MOUNT, input.checkout)
-    // Providers are downloaded once per engine, not once per unit and run.
-    .withMountedCache(PLUGIN_CACHE, dag.cacheVolume("terraform-plugin-cache"))
+    // Providers are downloaded once per engine, not once per unit and run. Terraform's plugin cache
+    // is not safe for concurrent writers, and a SHARED volume (withMountedCache's default,
+    // core/schema/cache.go) is written by every concurrent deploy on the engine at once: PRIVATE
+    // gives a concurrent user its own copy (core/cache.go).
+    .withMountedCache(PLUGIN_CACHE, dag.cacheVolume("terraform-plugin-cache"), { sharing: CacheSharingMode.Private })
     .withEnvVariable("TF_PLUGIN_CACHE_DIR", PLUGIN_CACHE)
     .withEnvVariable("PIPELINE_RUN_ID", input.runId);
   for (const [name, value] of Object.entries(terragruntEnv(input.region, input.access))) ctr = ctr.withEnvVariable(name, value);

@@ -1,18 +1,22 @@
 /**
  * Dagger wiring for `test` and `lint`: read → plan → run.
  *
- * Gems are installed once, in the dev-variant base image (keyed by the dependency checksum, so
- * BuildKit reuses it until Gemfile, Gemfile.lock or Dockerfile.base change); every shard and lint
- * start from that image. Each shard gets its own postgres and redis (a label naming the shard keeps
- * the engine from merging identical services), runs the script from lib/shard-script.ts with
- * `expect: Any`, and the reports of all shards are merged by the pure lib/ functions.
+ * Gems live in the dev-variant base image (keyed by the dependency checksum): the pushed
+ * `base-dev-<sum>` when the registry has it (a cold CI engine pulls it instead of installing every
+ * gem again), else built here once (BuildKit reuses it until Gemfile, Gemfile.lock or
+ * Dockerfile.base change); every shard and lint start from that image. Each shard gets its own
+ * postgres and redis (a label naming the shard keeps the engine from merging identical services),
+ * runs the script from lib/shard-script.ts with `expect: Any`, and the reports of all shards are
+ * merged by the pure lib/ functions. A shard the engine fails (a process killed by a signal:
+ * `expect: Any` accepts exit codes 0-127 and 192-255 only, core/container.go) is reported as a
+ * broken shard with its reason and stderr; the other shards' reports are kept.
  */
 import { CacheSharingMode, Container, dag, Directory, File, ReturnType, type Service } from "@dagger.io/dagger";
-import type { RunCredentials } from "./run-credentials.js";
-import { baseImageContainer, buildSecrets } from "./images.js";
-import { planBaseImageBuild } from "./lib/image-build.js";
-import type { PipelineConfig } from "./lib/config.js";
-import { PipelineError } from "./lib/errors.js";
+import { hasAwsCredentials, type RunCredentials } from "./run-credentials.js";
+import { baseImageContainer, buildSecrets, pullImage, registryFor } from "./images.js";
+import { planBaseImageBuild, type BaseImageBuildPlan } from "./lib/image-build.js";
+import { isEcr, type PipelineConfig } from "./lib/config.js";
+import { errorMessage, PipelineError } from "./lib/errors.js";
 import { readRetryReports } from "./lib/retries.js";
 import { validateTestFlags } from "./lib/test-options.js";
 import { formatShardScript, SHARD_CLIENTS_SCRIPT } from "./lib/shard-script.js";
@@ -28,7 +32,8 @@ import { readConfig, readDependencyFiles } from "./source.js";
 import { TestReport } from "./test-report.js";
 
 export interface TestOptions {
-  shards: number;
+  /** Default: pipeline.json `test.shards`. */
+  shards?: number;
   /** -1: every shard in this call; otherwise only this one (CI parallelism across machines). */
   shardIndex: number;
   timings?: File;
@@ -44,14 +49,36 @@ export interface TestOptions {
 const OUT = "/pipeline/out";
 const SOURCE_EXCLUDE = ["tmp", "log", "node_modules", ".git", "test_results", ".pipeline"];
 
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
 /**
- * The dev-variant base image with the app's gems (the very build `base-image` makes, so one session
- * builds it once), plus the clients the shard script needs, then the app's source.
+ * The dev-variant base image: pulled when the registry has `base-dev-<sum>` (what base-image pushed),
+ * else the very build `base-image` makes (one session builds it once). Asking the registry never
+ * fails the run: without an answer the image is built here.
  */
+export async function testBaseImage(source: Directory, config: PipelineConfig, plan: BaseImageBuildPlan, credentials: RunCredentials): Promise<Container> {
+  if (isEcr(config) && !hasAwsCredentials(credentials.aws)) {
+    log(`no AWS credentials to ask ECR for ${plan.ref}: building the base image here`);
+  } else {
+    try {
+      const registry = await registryFor(config, credentials);
+      if ((await registry.lookup(plan.repository, plan.tag)).exists) {
+        log(`using the pushed base image ${plan.ref}`);
+        return pullImage(plan.ref, registry, credentials.registryService);
+      }
+      log(`${plan.ref} is not in the registry yet: building the base image here`);
+    } catch (err) {
+      log(`could not ask the registry for ${plan.ref} (${errorMessage(err).split("\n")[0]}): building the base image here`);
+    }
+  }
+  return baseImageContainer(source, plan, await buildSecrets(config, credentials));
+}
+
+/** The dev-variant base image with the app's gems, plus the clients the shard script needs, then the app's source. */
 export async function testRunner(source: Directory, config: PipelineConfig, credentials: RunCredentials): Promise<Container> {
   const files = await readDependencyFiles(source, config); // fails early, naming Gemfile/Gemfile.lock/Dockerfile.base
   const plan = planBaseImageBuild({ config, files, devVariant: true, pushLatest: false });
-  return baseImageContainer(source, plan, await buildSecrets(config, credentials))
+  return (await testBaseImage(source, config, plan, credentials))
     .withMountedCache("/var/cache/apt", dag.cacheVolume("pipeline-apt-cache"), { sharing: CacheSharingMode.Locked })
     .withExec(["sh", "-c", SHARD_CLIENTS_SCRIPT])
     .withDirectory(config.images.workdir, source, { exclude: SOURCE_EXCLUDE })
@@ -86,12 +113,12 @@ async function readTestInputs(source: Directory, config: PipelineConfig, timings
 
 /** Run the shards (all, or one) and collect their reports. Never throws on failing examples. */
 export async function runTests(source: Directory, opts: TestOptions, credentials: RunCredentials = { aws: {} }): Promise<TestReport> {
-  const queue = opts.strategy === TestStrategy.Queue;
+  const queue = opts.strategy === TestStrategy.queue;
   validateTestFlags({ retries: opts.retries ?? 0, queue, shardIndex: opts.shardIndex, onlyFailures: opts.onlyFailures ?? false, previous: opts.previous !== undefined });
   const config = await readConfig(source);
   const inputs = await readTestInputs(source, config, opts.timings);
   const failed = opts.onlyFailures && opts.previous ? resolvePreviousFailures(await readPreviousReport(opts.previous)) : undefined;
-  const plan = planTestRun({ ...inputs, shards: opts.shards, shardIndex: opts.shardIndex, ...(failed ? { onlyExamples: failed.ids } : {}) });
+  const plan = planTestRun({ ...inputs, shards: opts.shards ?? config.test.shards, shardIndex: opts.shardIndex, ...(failed ? { onlyExamples: failed.ids } : {}) });
   plan.warnings.push(...(failed?.warnings ?? []));
   const runner = await testRunner(source, config, credentials);
   let summary: TestRunResult;
@@ -165,14 +192,24 @@ async function runShard(
     .withEnvVariable("TEST_SHARD", label)
     .withNewFile("/pipeline/run-shard.sh", script)
     .withExec(["bash", "/pipeline/run-shard.sh"], { expect: ReturnType.Any });
-  const [exitCode, stdout] = await Promise.all([ran.exitCode(), ran.stdout()]);
-  const out = ran.directory(OUT);
-  const entries = await out.entries();
-  const read = async (name: string) => (entries.includes(name) ? out.file(name).contents() : undefined);
-  const [junit, rspecJson, seconds] = await Promise.all([read("junit.xml"), read("rspec.json"), read("seconds")]);
-  const retries = await readRetryReports(read);
-  const outcome = { index, exitCode, output: stdout, junit: junit ?? "", rspecJson, seconds: seconds === undefined ? undefined : Number(seconds), ...retries };
-  return queue ? readWorkerOutcome(outcome, queue.worker, read) : outcome;
+  try {
+    // stderr holds the script's reasons (services not ready, setup failed) and rspec's load errors.
+    const [exitCode, stdout, stderr] = await Promise.all([ran.exitCode(), ran.stdout(), ran.stderr()]);
+    const out = ran.directory(OUT);
+    const entries = await out.entries();
+    const read = async (name: string) => (entries.includes(name) ? out.file(name).contents() : undefined);
+    const [junit, rspecJson, seconds] = await Promise.all([read("junit.xml"), read("rspec.json"), read("seconds")]);
+    const retries = await readRetryReports(read);
+    const outcome = { index, exitCode, output: stdout, stderr, junit: junit ?? "", rspecJson, seconds: seconds === undefined ? undefined : Number(seconds), ...retries };
+    return queue ? readWorkerOutcome(outcome, queue.worker, read) : outcome;
+  } catch (err) {
+    // The engine failed the exec (killed by a signal: 137, 139, 143...) or its services never
+    // started: this shard is broken, the others still report. In module mode the SDK's ExecError
+    // class is not exported, hence the name check.
+    const e = err as { name?: string; exitCode?: number; stdout?: string; stderr?: string };
+    const exec = e.name === "ExecError" && typeof e.exitCode === "number";
+    return { index, exitCode: exec ? e.exitCode! : -1, output: e.stdout ?? "", stderr: e.stderr ?? "", junit: "", failure: errorMessage(err).split("\n")[0] };
+  }
 }
 
 /** Run the configured linter (rubocop) in the same image the tests use. */

@@ -85,8 +85,14 @@ function planCatchAll(shardPlan: ShardPlan, previous: ResolvedTimings): TestRunP
 /** What one shard left behind (files may be missing when it broke before rspec). */
 export interface ShardOutcome {
   index: number;
+  /** The process's exit code; -1 when the engine failed the shard without one. */
   exitCode: number;
+  /** stdout */
   output: string;
+  /** stderr: the shard script's reasons (`pipeline: ...`) and rspec's errors outside examples. */
+  stderr?: string;
+  /** The engine's error when it failed the shard (a process killed by a signal, a service that never started). */
+  failure?: string;
   junit: string;
   /** rspec's JSON report: per-example ids and run times. */
   rspecJson?: string;
@@ -134,7 +140,8 @@ export function summariseTestRun(plan: TestRunPlan, outcomes: readonly ShardOutc
       predictedSeconds: plan.shardPlan.shards[o.index]!.predictedSeconds,
       junit: junit || undefined,
       wallSeconds: o.seconds,
-      exitCode: o.exitCode,
+      ...(o.exitCode >= 0 ? { exitCode: o.exitCode } : {}),
+      reason: explainShardOutcome(o),
     })),
   );
   const reports = attempts.filter((a) => a.junit).map((a) => ({ xml: a.junit, name: `shard-${a.outcome.index}` }));
@@ -158,6 +165,27 @@ export function summariseTestRun(plan: TestRunPlan, outcomes: readonly ShardOutc
     mergedJUnit: mergeJUnit(reports, { name: "rspec" }),
     timingsJson: nextTimings(plan.previous, outcomes, { partial: plan.partial ?? false }),
   };
+}
+
+const SIGNALS: Record<number, string> = { 1: "SIGHUP", 2: "SIGINT", 6: "SIGABRT", 9: "SIGKILL", 11: "SIGSEGV", 15: "SIGTERM" };
+
+/**
+ * Why a shard broke, in a line: a death by signal (exit 128+n: 137 is SIGKILL, usually the kernel's
+ * out-of-memory killer), the engine's error, and the last lines the shard wrote to stderr (the
+ * script's `pipeline: ...` reasons first). Undefined when there is nothing to say.
+ */
+export function explainShardOutcome(o: Pick<ShardOutcome, "exitCode" | "stderr" | "failure">): string | undefined {
+  const parts: string[] = [];
+  if (o.exitCode >= 128 && o.exitCode <= 191) {
+    const n = o.exitCode - 128;
+    parts.push(`killed by signal ${n}${SIGNALS[n] ? ` (${SIGNALS[n]}${n === 9 ? ", usually out of memory" : ""})` : ""}, exit ${o.exitCode}`);
+  }
+  if (o.failure && !(o.exitCode >= 128 && o.exitCode <= 191)) parts.push(o.failure);
+  const lines = (o.stderr ?? "").split("\n").map((l) => l.trim()).filter(Boolean);
+  const reasons = lines.filter((l) => l.startsWith("pipeline:"));
+  const tail = (reasons.length > 0 ? reasons : lines).slice(-3).map((l) => (l.length > 300 ? `${l.slice(0, 300)}...` : l));
+  if (tail.length > 0) parts.push(`stderr: ${tail.join(" | ")}`);
+  return parts.length > 0 ? parts.join("; ") : undefined;
 }
 
 /**

@@ -18,6 +18,8 @@ export interface ShardRunInput {
   wallSeconds?: number;
   /** rspec's exit code; a non-zero code without failed examples (load error, crash) fails the run too. */
   exitCode?: number;
+  /** Why the shard broke, when it did (a signal, the engine's error, its stderr): added to its problem. */
+  reason?: string;
 }
 
 export interface ShardSummary {
@@ -85,6 +87,7 @@ export function resolveTestSummary(shards: readonly ShardRunInput[]): TestSummar
       problem = `rspec exited with ${shard.exitCode} but no example failed (an error outside examples, e.g. a load error)`;
     }
     if (problem && shard.exitCode !== undefined && shard.exitCode !== 0 && !problem.includes("exited")) problem += ` (rspec exited with ${shard.exitCode})`;
+    if (problem && shard.reason) problem += `: ${shard.reason}`;
     if (problem) problems.push({ shardIndex: shard.index, message: problem });
 
     for (const c of report?.cases ?? []) {

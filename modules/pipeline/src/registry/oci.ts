@@ -10,14 +10,19 @@
  * another origin (Fetch standard, HTTP-redirect fetch), so a redirect cannot carry them away.
  */
 import { PipelineError } from "../lib/errors.js";
-import { MANIFEST_MEDIA_TYPES, manifestUrl, parseAuthChallenge, registryBaseUrl, registryOrigin, tokenUrl, type AuthChallenge } from "../lib/image-ref.js";
+import { isLoopbackHost, MANIFEST_MEDIA_TYPES, manifestUrl, parseAuthChallenge, registryBaseUrl, registryOrigin, tokenUrl, type AuthChallenge } from "../lib/image-ref.js";
 import type { ImageLookup, ImageRegistry, RegistryLogin } from "./types.js";
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
 export interface OciRegistryOptions<S> {
-  /** host[:port] */
+  /** host[:port], as image refs name the registry. */
   host: string;
+  /**
+   * host[:port] the API requests go to when it is not `host`: the endpoint of a Dagger service that
+   * reaches the registry (a registry on the caller's machine is not at `host` from the module).
+   */
+  apiHost?: string;
   username?: string;
   /** Plaintext password for the API check (read lazily, only when the registry challenges). */
   readPassword?: () => Promise<string>;
@@ -45,8 +50,18 @@ export class OciRegistry<S> implements ImageRegistry<S> {
     return this.opts.username && this.opts.pushPassword !== undefined ? { username: this.opts.username, password: this.opts.pushPassword } : undefined;
   }
 
+  /** Where the API requests go: the service endpoint when given, else the registry host. */
+  private get apiHost(): string {
+    return this.opts.apiHost ?? this.host;
+  }
+
+  /** http for a registry on loopback (as docker assumes), or the configured scheme. */
+  private get scheme(): "http" | "https" | undefined {
+    return this.opts.scheme ?? (isLoopbackHost(this.host) ? "http" : undefined);
+  }
+
   async lookup(repository: string, tag: string): Promise<ImageLookup> {
-    const url = manifestUrl({ registry: this.host, repository, tag }, this.opts.scheme);
+    const url = manifestUrl({ registry: this.apiHost, repository, tag }, this.scheme);
     let res = await this.request(url, "HEAD", this.authorization);
     if (res.status === 401) {
       const challenge = parseAuthChallenge(res.headers.get("www-authenticate") ?? "");
@@ -89,7 +104,7 @@ export class OciRegistry<S> implements ImageRegistry<S> {
       return basic;
     }
     if (challenge.scheme !== "bearer") throw this.refused(repository, `unsupported authentication challenge ${JSON.stringify(challenge.params)}`);
-    const url = tokenUrl(challenge, repository, registryOrigin(this.host, this.opts.scheme));
+    const url = tokenUrl(challenge, repository, registryOrigin(this.apiHost, this.scheme));
     const basic = await this.basicHeader(repository);
     const res = await this.request(url, "GET", basic);
     if (res.status === 401 || res.status === 403) throw this.refused(repository, `the token service ${new URL(url).host} answered ${res.status}`);
