@@ -15,6 +15,7 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseFlags } from "../../modules/pipeline/cli/args.js";
+import { cpuMilliseconds, median } from "./cpu-time.js";
 import type { ScalingCase } from "./scaling-cases/types.js";
 
 const FLAG_RATIO = 3;
@@ -43,18 +44,7 @@ async function loadCases(): Promise<{ file: string; scalingCase: ScalingCase }[]
 }
 
 /** CPU milliseconds of one run. */
-function timeOnce(c: ScalingCase, input: string): number {
-  const start = process.cpuUsage();
-  c.run(input);
-  const used = process.cpuUsage(start);
-  return (used.user + used.system) / 1000;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
+const timeOnce = (c: ScalingCase, input: string): number => cpuMilliseconds(() => c.run(input));
 
 /** Smallest power-of-two size whose run takes TARGET_MS or more (median of 3, after a warm-up). */
 function baseSize(c: ScalingCase): number {

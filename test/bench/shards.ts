@@ -4,8 +4,9 @@
  * Side by side, for the shared knapsack report (and for `--timings` when given, e.g. measured
  * example-app timings): makespan / lower bound of this planner (LPT), of alphabetical round-robin and of
  * equal-count chunks (splitting without timings), with and without example-level splitting; then the
- * time to plan 10,000 synthetic files. Exits 1 when the planner is more than 2% above the lower bound
- * at 8 shards on the shared report, or planning 10,000 files takes 100 ms or more.
+ * CPU time to plan 1,000 and 10,000 synthetic files, side by side. Exits 1 when the planner is more
+ * than 2% above the lower bound at 8 shards on the shared report, when ten times the files cost 20
+ * times the time or more (n log n is 13.3), or when planning 10,000 files takes 100 ms or more.
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -13,6 +14,7 @@ import { dirname, resolve } from "node:path";
 import { parseFlags } from "../../modules/pipeline/cli/args.js";
 import { planChunks, planRoundRobin, planShards, type ShardPlan, type ShardUnitInput } from "../../modules/pipeline/src/lib/shards.js";
 import { parseTimings, resolveTimings } from "../../modules/pipeline/src/lib/timings.js";
+import { cpuMilliseconds, median } from "./cpu-time.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SHARED_REPORT = resolve(here, "../../../shared/data/timings/ecf_knapsack_rspec_report.json");
@@ -97,20 +99,31 @@ const synthetic: ShardUnitInput[] = Array.from({ length: 10_000 }, (_, i) => ({
   path: `spec/synthetic/dir_${i % 97}/file_${i}_spec.rb`,
   seconds: Number((0.05 + -Math.log(1 - random()) * 2).toFixed(3)),
 }));
-const timesMs: number[] = [];
-let t0 = performance.now();
-planShards(synthetic, { shards: 8 });
-const coldMs = performance.now() - t0;
-for (let i = 0; i < 20; i++) {
-  t0 = performance.now();
-  planShards(synthetic, { shards: 8 });
-  timesMs.push(performance.now() - t0);
+// CPU time (cpu-time.ts), 1,000 and 10,000 files interleaved so a change in load hits both alike;
+// their ratio is the scaling side by side: 10 is linear, 13.3 is n log n, 100 would be quadratic.
+// A 1,000-file sample is ten plans in a row (divided by ten): as much work and garbage as one
+// 10,000-file plan, so neither timer overhead nor garbage collection favours one side.
+const RUNS = 21;
+const MAX_SCALING_RATIO = 20;
+const thousand = synthetic.slice(0, 1_000);
+const coldMs = cpuMilliseconds(() => planShards(synthetic, { shards: 8 }));
+planShards(thousand, { shards: 8 }); // warm-up
+const smallMs: number[] = [];
+const largeMs: number[] = [];
+for (let i = 0; i < RUNS; i++) {
+  smallMs.push(cpuMilliseconds(() => {
+    for (let k = 0; k < 10; k++) planShards(thousand, { shards: 8 });
+  }) / 10);
+  largeMs.push(cpuMilliseconds(() => planShards(synthetic, { shards: 8 })));
 }
-timesMs.sort((a, b) => a - b);
-const medianMs = timesMs[10]!;
-const speedOk = medianMs < 100; // the median: shared CI machines add noise to single runs
-failed ||= !speedOk;
+const [small, large] = [median(smallMs), median(largeMs)];
+const scaling = large / small;
+const scalingOk = scaling < MAX_SCALING_RATIO;
+const speedOk = large < 100;
+failed ||= !scalingOk || !speedOk;
+console.log(`\nplanning onto 8 shards, CPU time, median of ${RUNS} interleaved runs:`);
 console.log(
-  `\nplanning 10,000 files onto 8 shards: cold ${coldMs.toFixed(1)} ms, warm median ${medianMs.toFixed(1)} ms, warm max ${timesMs[timesMs.length - 1]!.toFixed(1)} ms (limit: median < 100 ms) -> ${speedOk ? "PASS" : "FAIL"}`,
+  `  1,000 files ${small.toFixed(2)} ms, 10,000 files ${large.toFixed(2)} ms: ratio ${scaling.toFixed(1)} (linear 10, n log n 13.3, quadratic 100; limit < ${MAX_SCALING_RATIO}) -> ${scalingOk ? "PASS" : "FAIL"}`,
 );
+console.log(`  10,000 files: cold ${coldMs.toFixed(1)} ms, warm median ${large.toFixed(1)} ms (target: well under 100 ms) -> ${speedOk ? "PASS" : "FAIL"}`);
 process.exitCode = failed ? 1 : 0;

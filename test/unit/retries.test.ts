@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mergeJUnit, parseJUnit, parseXml, type XmlElement } from "../../modules/pipeline/src/lib/junit.js";
+import { formatJUnit, mergeJUnit, parseJUnit, parseXml, type TestCase, type XmlElement } from "../../modules/pipeline/src/lib/junit.js";
 import { failedExampleIds, flakyExamples, formatAttemptsJUnit, formatFlakyExamples, resolveAttempts } from "../../modules/pipeline/src/lib/retries.js";
 import { planTestRun, summariseTestRun } from "../../modules/pipeline/src/lib/test-run.js";
 
@@ -121,6 +121,60 @@ describe("formatAttemptsJUnit (Maven Surefire's rerun elements)", () => {
     expect(report.cases.find((c) => c.id === A3.id)!.location).toBe("spec/a_spec.rb:7");
     const merged = parseJUnit(mergeJUnit([{ name: "shard-0", xml }, { name: "shard-1", xml: attempt([{ ...A1, id: "spec/c_spec.rb[1:1]", status: "passed" }]).junit }]), "merged");
     expect(merged.totals.tests).toBe(6);
+  });
+});
+
+describe("formatAttemptsJUnit with hostile names", () => {
+  // Quotes, markup, a CDATA end, tab/newline/carriage return (attribute values normalise literal
+  // ones to spaces), C0 controls (XML 1.0 cannot carry them, not even as references) and a C1 control.
+  const hostile = `say "hi" & 'bye' <b>x</b> ]]> tab\there\nline\r \u0001\u001b[31m \u0085`;
+  const file = `spec/it's "odd" & <x>_spec.rb`;
+  const testCase = (name: string, status: TestCase["status"], kind: "failure" | "error" = "failure"): TestCase => ({
+    file,
+    fileSource: "file",
+    classname: `spec.odd ${hostile}`,
+    name,
+    time: 0.25,
+    status,
+    ...(status === "failed" ? { failure: { kind, message: `${name} broke: ${hostile}`, type: `Odd<"Error">&`, text: `Failure/Error: ${hostile}\n# ./${file}:7:in 'block'` } } : {}),
+  });
+  const names = { flaky: `flaky ${hostile}`, failing: `failing ${hostile}`, erroring: `erroring ${hostile}` };
+  const report = (cases: TestCase[]) => ({
+    junit: formatJUnit(cases),
+    rspecJson: JSON.stringify({ examples: cases.map((c, i) => ({ id: `./${file}[1:${i + 1}]`, full_description: c.name, file_path: `./${file}`, status: c.status })) }),
+  });
+  const attempts = [
+    report([testCase(names.flaky, "failed"), testCase(names.failing, "failed"), testCase(names.erroring, "failed", "error")]),
+    report([testCase(names.flaky, "passed"), testCase(names.failing, "failed"), testCase(names.erroring, "failed", "error")]),
+  ];
+  const suiteName = `shard "0" <&> ]]> \u0001`;
+  const xml = formatAttemptsJUnit(resolveAttempts(attempts), { name: suiteName });
+
+  it("round-trips every name, path, id, message and text through parseJUnit", () => {
+    const cases = parseJUnit(xml, "hostile").cases;
+    expect(cases.map((c) => [c.name, c.classname, c.file, c.id, c.status, c.suite])).toEqual([
+      [names.flaky, `spec.odd ${hostile}`, file, `${file}[1:1]`, "passed", suiteName],
+      [names.failing, `spec.odd ${hostile}`, file, `${file}[1:2]`, "failed", suiteName],
+      [names.erroring, `spec.odd ${hostile}`, file, `${file}[1:3]`, "failed", suiteName],
+    ]);
+    expect(cases[1]!.failure).toEqual({ kind: "failure", message: `${names.failing} broke: ${hostile}`, type: `Odd<"Error">&`, text: `Failure/Error: ${hostile}\n# ./${file}:7:in 'block'` });
+    expect(cases[2]!.failure).toMatchObject({ kind: "error", message: `${names.erroring} broke: ${hostile}` });
+  });
+
+  it("keeps the Surefire rerun elements, their messages and stack traces intact", () => {
+    const testcases = parseXml(xml).children.filter((c): c is XmlElement => c.type === "element");
+    const problems = testcases.map((t) => t.children.filter((c): c is XmlElement => c.type === "element"));
+    expect(problems.map((list) => list.map((e) => e.name))).toEqual([["flakyFailure"], ["failure", "rerunFailure"], ["error", "rerunError"]]);
+    for (const element of [problems[0]![0]!, problems[1]![1]!, problems[2]![1]!]) {
+      expect(element.attributes).toContainEqual(["message", expect.stringContaining(hostile)]);
+      const stackTrace = element.children.find((c): c is XmlElement => c.type === "element" && c.name === "stackTrace")!;
+      expect(stackTrace.children.map((c) => (c.type === "text" ? c.text : "")).join("")).toBe(`Failure/Error: ${hostile}\n# ./${file}:7:in 'block'`);
+    }
+  });
+
+  it("declares XML 1.1, the version that allows references to C0 controls, and keeps 1.0 otherwise", () => {
+    expect(xml.startsWith('<?xml version="1.1" encoding="UTF-8"?>\n')).toBe(true);
+    expect(formatAttemptsJUnit(outcomes, { name: "shard-0" }).startsWith('<?xml version="1.0" encoding="UTF-8"?>\n')).toBe(true);
   });
 });
 

@@ -344,19 +344,51 @@ describe("formatting", () => {
   });
 });
 
-describe("speed", () => {
-  it("plans 10,000 files in well under 100 ms", () => {
-    const inputs = randomInputs(11, 10_000);
-    planShards(inputs, { shards: 8 }); // warm-up
-    // Best of 5: CI machines are shared, the minimum is the planner's own cost.
-    let ms = Infinity;
-    let plan: ShardPlan | undefined;
-    for (let i = 0; i < 5; i++) {
-      const t0 = performance.now();
-      plan = planShards(inputs, { shards: 8 });
-      ms = Math.min(ms, performance.now() - t0);
-    }
-    expect(plan!.shards.reduce((n, s) => n + s.units.length, 0)).toBe(10_000);
-    expect(ms).toBeLessThan(100);
+/**
+ * The work one `planShards` call does, counted without a clock: every comparison made by the sorts
+ * it calls with a comparator (Array.prototype.sort wrapped for this one synchronous call; the wrapper
+ * counts and passes through) and every read of the inputs (the list and each input behind a Proxy).
+ */
+function countPlanningWork(inputs: readonly ShardUnitInput[], shards: number): { plan: ShardPlan; comparisons: number; reads: number } {
+  let comparisons = 0;
+  let reads = 0;
+  const countReads = <T extends object>(target: T): T =>
+    new Proxy(target, {
+      get(object, key, receiver) {
+        reads++;
+        return Reflect.get(object, key, receiver) as unknown;
+      },
+    });
+  const counted = countReads(inputs.map(countReads));
+  const sort = Array.prototype.sort;
+  Array.prototype.sort = function <T>(this: T[], compare?: (a: T, b: T) => number): T[] {
+    return sort.call(this, compare && ((a: T, b: T) => (comparisons++, compare(a, b)))) as T[];
+  };
+  try {
+    return { plan: planShards(counted, { shards }), comparisons, reads };
+  } finally {
+    Array.prototype.sort = sort;
+  }
+}
+
+describe("scale (work counted, not timed: the speed itself is `npm run bench:shards`)", () => {
+  const inputs = randomInputs(11, 10_000);
+
+  it("plans 10,000 files onto 8 shards: every file once, near the bound, the same plan whatever the input order", () => {
+    const plan = planShards(inputs, { shards: 8 });
+    expect(plan.shards.reduce((n, s) => n + s.units.length, 0)).toBe(10_000);
+    expectEveryUnitOnce(plan, inputs);
+    expect(plan.ratio).toBeLessThan(1.001);
+    expect(planShards(shuffled(inputs, 5), { shards: 8 })).toEqual(plan);
+  });
+
+  it("grows like n log n: ten times the files cost at most ~13x the comparisons and 10x the input reads", () => {
+    const small = countPlanningWork(inputs.slice(0, 1_000), 8);
+    const large = countPlanningWork(inputs, 8);
+    expect(large.plan).toEqual(planShards(inputs, { shards: 8 })); // counting does not change the plan
+    expect(small.comparisons).toBeGreaterThan(1_000); // the sort is observed
+    // n log n: 10 * log(10,000) / log(1,000) = 13.3; a quadratic step would make it about 100.
+    expect(large.comparisons / small.comparisons).toBeLessThan(10 * (Math.log(10_000) / Math.log(1_000)) * 1.25);
+    expect(large.reads / small.reads).toBeLessThan(10 * 1.05);
   });
 });

@@ -14,7 +14,8 @@
  * maven-surefire-plugin/examples/rerun-failing-tests.html). One `<testcase>` per example.
  */
 import { PipelineError } from "./errors.js";
-import { escapeXml, normaliseSpecPath, parseJUnit, type TestCase } from "./junit.js";
+import { normaliseSpecPath, parseJUnit, type TestCase } from "./junit.js";
+import { formatXmlDocument, type XmlElement, type XmlNode } from "./xml.js";
 
 /** More than this many reruns of a failing example only hides a real failure longer. */
 export const MAX_RETRIES = 5;
@@ -134,25 +135,35 @@ function verdictOf(attempts: readonly TestCase[]): ExampleVerdict {
 
 const seconds = (s: number) => s.toFixed(6);
 
-function problemElement(name: string, c: TestCase, nested: boolean): string {
-  const f = c.failure ?? { kind: "failure" as const, message: "failed", text: "" };
-  const type = f.type ?? (f.kind === "error" ? "Error" : "RSpec::Expectations::ExpectationNotMetError");
-  const attrs = `message="${escapeXml(f.message)}" type="${escapeXml(type)}"`;
-  const body = nested ? `<stackTrace>${escapeXml(f.text)}</stackTrace>` : escapeXml(f.text);
-  return `<${name} ${attrs}>${body}</${name}>`;
+/** An element of the tree `formatXmlDocument` writes (it escapes names and texts, lib/xml.ts). */
+function element(name: string, attributes: Array<[string, string]>, children: XmlNode[] = []): XmlElement {
+  return { type: "element", name, attributes, children, offset: 0 };
 }
 
-function formatOutcome(o: ExampleOutcome): string {
+const text = (value: string): XmlNode[] => (value === "" ? [] : [{ type: "text", text: value, cdata: false }]);
+
+/** `<failure>`/`<error>` hold the text; Surefire's rerun and flaky elements hold it in a `<stackTrace>`. */
+function problemElement(name: string, c: TestCase, nested: boolean): XmlElement {
+  const f = c.failure ?? { kind: "failure" as const, message: "failed", text: "" };
+  const type = f.type ?? (f.kind === "error" ? "Error" : "RSpec::Expectations::ExpectationNotMetError");
+  const attributes: Array<[string, string]> = [
+    ["message", f.message],
+    ["type", type],
+  ];
+  return element(name, attributes, nested ? [element("stackTrace", [], text(f.text))] : text(f.text));
+}
+
+function outcomeElement(o: ExampleOutcome): XmlElement {
   const passing = o.attempts.find((a) => a.status === "passed");
   const shown = o.verdict === "flaky" ? passing! : o.attempts[0]!;
-  const attrs = [
-    `classname="${escapeXml(shown.classname)}"`,
-    `name="${escapeXml(shown.name)}"`,
-    ...(shown.file !== undefined ? [`file="./${escapeXml(shown.file)}"`] : []),
-    ...(o.id ? [`id="./${escapeXml(o.id)}"`] : []),
-    `time="${seconds(shown.time)}"`,
-  ].join(" ");
-  const inner: string[] = [];
+  const attributes: Array<[string, string]> = [
+    ["classname", shown.classname],
+    ["name", shown.name],
+    ...(shown.file !== undefined ? ([["file", `./${shown.file}`]] as Array<[string, string]>) : []),
+    ...(o.id ? ([["id", `./${o.id}`]] as Array<[string, string]>) : []),
+    ["time", seconds(shown.time)],
+  ];
+  const inner: XmlElement[] = [];
   const failedAttempts = o.attempts.filter((a) => a.status === "failed");
   if (o.verdict === "flaky") {
     for (const a of failedAttempts) inner.push(problemElement(a.failure?.kind === "error" ? "flakyError" : "flakyFailure", a, true));
@@ -161,23 +172,31 @@ function formatOutcome(o: ExampleOutcome): string {
     inner.push(problemElement(first!.failure?.kind === "error" ? "error" : "failure", first!, false));
     for (const a of reruns) inner.push(problemElement(a.failure?.kind === "error" ? "rerunError" : "rerunFailure", a, true));
   } else if (o.verdict === "skipped") {
-    inner.push("<skipped/>");
+    inner.push(element("skipped", []));
   }
-  return inner.length ? `    <testcase ${attrs}>\n${inner.map((i) => `      ${i}`).join("\n")}\n    </testcase>` : `    <testcase ${attrs}/>`;
+  return element("testcase", attributes, inner);
 }
 
 /**
  * One `<testsuite>` of a shard with every attempt kept (Surefire's rerun elements) and example ids
- * as `id` attributes, so a later `--only-failures` can select them.
+ * as `id` attributes, so a later `--only-failures` can select them. Written by lib/xml.ts like every
+ * other report, so names with quotes, markup, line breaks or control characters read back unchanged.
  */
 export function formatAttemptsJUnit(outcomes: readonly ExampleOutcome[], options: { name: string; time?: number }): string {
   const count = (v: ExampleVerdict) => outcomes.filter((o) => o.verdict === v).length;
   const failed = outcomes.filter((o) => o.verdict === "failed");
   const errors = failed.filter((o) => o.attempts.find((a) => a.status === "failed")?.failure?.kind === "error").length;
   const time = options.time ?? outcomes.reduce((t, o) => t + o.attempts.reduce((s, a) => s + a.time, 0), 0);
-  const attrs = `name="${escapeXml(options.name)}" tests="${outcomes.length}" skipped="${count("skipped")}" failures="${failed.length - errors}" errors="${errors}" flakes="${count("flaky")}" time="${seconds(time)}"`;
-  const body = outcomes.map(formatOutcome).join("\n");
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite ${attrs}>${body ? `\n${body}\n` : ""}</testsuite>\n`;
+  const attributes: Array<[string, string]> = [
+    ["name", options.name],
+    ["tests", String(outcomes.length)],
+    ["skipped", String(count("skipped"))],
+    ["failures", String(failed.length - errors)],
+    ["errors", String(errors)],
+    ["flakes", String(count("flaky"))],
+    ["time", seconds(time)],
+  ];
+  return formatXmlDocument(element("testsuite", attributes, outcomes.map(outcomeElement)));
 }
 
 /** A flaky example as the summary lists it. */
