@@ -21,7 +21,7 @@ import path from "node:path";
 import { parseFlags } from "../../modules/pipeline/cli/args.js";
 import { planQueue } from "../../modules/pipeline/src/lib/queue-plan.js";
 import { summariseQueueRun } from "../../modules/pipeline/src/lib/queue-run.js";
-import { planChunks } from "../../modules/pipeline/src/lib/shards.js";
+import { planChunks } from "../../modules/pipeline/src/lib/shard-planner.js";
 import { planTestRun, summariseTestRun, type TestRunPlan, type TestRunResult } from "../../modules/pipeline/src/lib/test-run.js";
 import { benchRecord, staleTimings, type BenchRun } from "../support/bench-record.js";
 import { makeFlakyApp } from "../support/flaky-app.js";

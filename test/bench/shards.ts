@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, resolve } from "node:path";
 import { parseFlags } from "../../modules/pipeline/cli/args.js";
-import { planChunks, planRoundRobin, planShards, type ShardPlan, type ShardUnitInput } from "../../modules/pipeline/src/lib/shards.js";
+import { planChunks, planRoundRobin, planShards, type ShardPlan, type ShardUnitInput } from "../../modules/pipeline/src/lib/shard-planner.js";
 import { parseTimings, resolveTimings } from "../../modules/pipeline/src/lib/timings.js";
 import { cpuMilliseconds, median } from "./cpu-time.js";
 

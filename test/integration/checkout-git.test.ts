@@ -1,5 +1,5 @@
 /**
- * The checkout script (lib/checkout.ts) run with the real git on real repositories, the way the git
+ * The checkout script (lib/checkout-state.ts) run with the real git on real repositories, the way the git
  * container runs it: on a COPY of the project that leaves out CHECKOUT_IGNORE (as Dagger's
  * `ignore` does), with file modes lost (the copy may not keep them) and as another user than the
  * files' owner would be. What it reports is parsed by the same parser the module uses.
@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CHECKOUT_IGNORE } from "../../modules/pipeline/src/checkout.js";
-import { formatCheckoutScript, parseCheckoutReport, type CheckoutState } from "../../modules/pipeline/src/lib/checkout.js";
+import { formatCheckoutScript, parseCheckoutReport, type CheckoutState } from "../../modules/pipeline/src/lib/checkout-state.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "checkout-git-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -23,9 +23,9 @@ import { createLocalWorkspace, type LocalWorkspace } from "../../modules/pipelin
 import { parseConfig, type PipelineConfig } from "../../modules/pipeline/src/lib/config.js";
 import { checkEnvText } from "../../modules/pipeline/src/lib/env-check.js";
 import { PipelineError } from "../../modules/pipeline/src/lib/errors.js";
-import { planFeatureTeardown } from "../../modules/pipeline/src/lib/infra-plan.js";
-import { planPipeline } from "../../modules/pipeline/src/lib/plan.js";
-import { formatDeployReport } from "../../modules/pipeline/src/lib/terragrunt-plan.js";
+import { planFeatureTeardown } from "../../modules/pipeline/src/lib/infra-live-changes.js";
+import { planPipeline } from "../../modules/pipeline/src/lib/pipeline-plan.js";
+import { formatDeployReport } from "../../modules/pipeline/src/lib/terragrunt-runs.js";
 import { LocalTerragrunt } from "../../modules/pipeline/src/terragrunt.js";
 
 const TMP = mkdtempSync(path.join(tmpdir(), "deploy-local-"));

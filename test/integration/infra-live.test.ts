@@ -18,7 +18,7 @@ import {
   planInfraChange,
   type EnvironmentInfraPlan,
   type InfraChangePlan,
-} from "../../modules/pipeline/src/lib/infra-plan.js";
+} from "../../modules/pipeline/src/lib/infra-live-changes.js";
 import { parseGitRef, resolveEnvironment } from "../../modules/pipeline/src/lib/refs.js";
 import { gitAuthConfig } from "../../modules/pipeline/src/infra/git-auth.js";
 import { createLocalWorkspace, type LocalWorkspaceOptions } from "../../modules/pipeline/src/infra/local-workspace.js";

@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseJUnit } from "../../modules/pipeline/src/lib/junit.js";
-import { parseShardUnit } from "../../modules/pipeline/src/lib/shards.js";
+import { parseShardUnit } from "../../modules/pipeline/src/lib/shard-planner.js";
 import { planTestRun, summariseTestRun, type TestRunPlan, type TestRunResult } from "../../modules/pipeline/src/lib/test-run.js";
 import { REPO_ROOT } from "../support/introspect.js";
 import { readExampleInputs, runShard, shardOf } from "../support/shard-runner.js";

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { HelpRequested, parseFlags } from "../../modules/pipeline/cli/args.js";
 import { SHARDS_FLAGS } from "../../modules/pipeline/cli/shards.js";
 import { PipelineError } from "../../modules/pipeline/src/lib/errors.js";
-import { MAX_SHARDS } from "../../modules/pipeline/src/lib/shards.js";
+import { MAX_SHARDS } from "../../modules/pipeline/src/lib/shard-planner.js";
 import { propertyParameters } from "../support/property.js";
 
 const flagName = fc.constantFrom(...Object.keys(SHARDS_FLAGS), "help", "h", "nope", "");

@@ -7,6 +7,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { formatPath } from "../../modules/pipeline/src/lib/config.js";
 import { parseConfigText } from "../../modules/pipeline/src/lib/config-text.js";
+import { thrown } from "../support/errors.js";
 import { ProblemsError } from "../../modules/pipeline/src/lib/errors.js";
 import { propertyParameters } from "../support/property.js";
 
@@ -46,12 +47,7 @@ describe("prototype keys in the pipeline config (property)", () => {
           // Keep the root an object, as a config file's is.
           const rooted = typeof path[0] === "number" ? ["test", ...path] : path;
           const text = nestedJson(rooted, key, value);
-          let err: unknown;
-          try {
-            parseConfigText(text, source);
-          } catch (e) {
-            err = e;
-          }
+          const err = thrown(() => parseConfigText(text, source));
           expect(err).toBeInstanceOf(ProblemsError);
           expect((err as ProblemsError).code).toBe("CONFIG_INVALID");
           expect((err as ProblemsError).problems.map((p) => p.path)).toContain(formatPath([...rooted, key]));

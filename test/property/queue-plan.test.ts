@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { formatQueueBatches, planQueue } from "../../modules/pipeline/src/lib/queue-plan.js";
-import { parseShardUnit } from "../../modules/pipeline/src/lib/shards.js";
+import { parseShardUnit } from "../../modules/pipeline/src/lib/shard-planner.js";
 import type { ResolvedFileTiming } from "../../modules/pipeline/src/lib/timings.js";
 import { propertyParameters } from "../support/property.js";
 

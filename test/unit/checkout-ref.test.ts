@@ -1,11 +1,11 @@
 /**
  * The ref of a run from flags and the project's checkout (lib/refs.ts resolveRunRef), the checkout
- * report parser (lib/checkout.ts), the uncommitted-changes refusal, the deleted-branch teardown
+ * report parser (lib/checkout-state.ts), the uncommitted-changes refusal, the deleted-branch teardown
  * target and the base64 SSH key. The script itself runs with real git in
  * test/integration/checkout-git.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { excludePathspecs, formatChanges, parseCheckoutReport, type CheckoutState } from "../../modules/pipeline/src/lib/checkout.js";
+import { excludePathspecs, formatChanges, parseCheckoutReport, type CheckoutState } from "../../modules/pipeline/src/lib/checkout-state.js";
 import { parseConfig } from "../../modules/pipeline/src/lib/config.js";
 import { needsCheckout, refuseUncommitted, resolveRunRef, resolveTeardownTarget, type RefFlags } from "../../modules/pipeline/src/lib/refs.js";
 import { decodeBase64SshKey } from "../../modules/pipeline/src/lib/ssh-key.js";

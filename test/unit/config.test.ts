@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_CONFIG, imageRepository, parseConfig, registryHost } from "../../modules/pipeline/src/lib/config.js";
 import { parseConfigText, selectConfigFile } from "../../modules/pipeline/src/lib/config-text.js";
+import { thrown } from "../support/errors.js";
 import { ProblemsError, PipelineError } from "../../modules/pipeline/src/lib/errors.js";
 
 function problemsOf(raw: unknown): string[] {
@@ -113,12 +114,7 @@ describe("parseConfig", () => {
     ["constructor inside a list item", '{"feature":{"units":[{"name":"api","kind":"service","image":"app","constructor":{"prototype":{}}}]}}', "pipeline.json", "feature.units[0].constructor"],
     ["prototype as a record key", '{"feature":{"units":[{"name":"api","kind":"service","image":"app","extraInputs":{"prototype":"1"}}]}}', "pipeline.json", "feature.units[0].extraInputs.prototype"],
   ])("refuses a prototype key: %s", (_name, text, source, path) => {
-    let err: unknown;
-    try {
-      parseConfigText(text, source);
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => parseConfigText(text, source));
     expect(err).toBeInstanceOf(ProblemsError);
     expect((err as ProblemsError).code).toBe("CONFIG_INVALID");
     expect((err as ProblemsError).problems.map((p) => p.path)).toEqual([path]);

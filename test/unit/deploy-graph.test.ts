@@ -22,8 +22,8 @@ import { GITHUB_KNOWN_HOSTS } from "../../modules/pipeline/src/lib/known-hosts.j
 import type { RunCredentials } from "../../modules/pipeline/src/run-credentials.js";
 import { DEFAULT_CONFIG, parseConfig, type PipelineConfig } from "../../modules/pipeline/src/lib/config.js";
 import { PipelineError } from "../../modules/pipeline/src/lib/errors.js";
-import { planPipeline } from "../../modules/pipeline/src/lib/plan.js";
-import { planClusterAccess, planTerragruntRuns } from "../../modules/pipeline/src/lib/terragrunt-plan.js";
+import { planPipeline } from "../../modules/pipeline/src/lib/pipeline-plan.js";
+import { planClusterAccess, planTerragruntRuns } from "../../modules/pipeline/src/lib/terragrunt-runs.js";
 import { credentialSecrets, DaggerTerragrunt, runTerragrunt } from "../../modules/pipeline/src/terragrunt.js";
 import { installRecorder, type Recorder } from "../support/dagger-recorder.js";
 

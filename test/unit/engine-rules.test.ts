@@ -14,7 +14,7 @@ import { buildAppImage, publishBaseImage } from "../../modules/pipeline/src/imag
 import { DEFAULT_CONFIG, parseConfig } from "../../modules/pipeline/src/lib/config.js";
 import { planBaseImageBuild } from "../../modules/pipeline/src/lib/image-build.js";
 import { GITHUB_KNOWN_HOSTS } from "../../modules/pipeline/src/lib/known-hosts.js";
-import { planTerragruntRuns } from "../../modules/pipeline/src/lib/terragrunt-plan.js";
+import { planTerragruntRuns } from "../../modules/pipeline/src/lib/terragrunt-runs.js";
 import { runPlan } from "../../modules/pipeline/src/plan.js";
 import { buildServeImage, serveApp, servePod, servePostgres, serveRedis } from "../../modules/pipeline/src/serve.js";
 import { DaggerTerragrunt, credentialSecrets } from "../../modules/pipeline/src/terragrunt.js";

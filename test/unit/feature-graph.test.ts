@@ -13,8 +13,8 @@ import { daggerInfraEffects, DeployFailedError, executeDeploy, type DeployEffect
 import { executeFeatureSweep, executeFeatureTeardown, formatFeatureSweepResult } from "../../modules/pipeline/src/feature.js";
 import type { DaggerWorkspace } from "../../modules/pipeline/src/infra-dagger.js";
 import { DEFAULT_CONFIG } from "../../modules/pipeline/src/lib/config.js";
-import { planFeatureTeardown } from "../../modules/pipeline/src/lib/infra-plan.js";
-import { planPipeline } from "../../modules/pipeline/src/lib/plan.js";
+import { planFeatureTeardown } from "../../modules/pipeline/src/lib/infra-live-changes.js";
+import { planPipeline } from "../../modules/pipeline/src/lib/pipeline-plan.js";
 import { installRecorder, type Recorder } from "../support/dagger-recorder.js";
 import { introspectModule, type IntrospectedModule } from "../support/introspect.js";
 

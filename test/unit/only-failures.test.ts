@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { formatJUnit, type TestCase } from "../../modules/pipeline/src/lib/junit.js";
 import { resolvePreviousFailures } from "../../modules/pipeline/src/lib/only-failures.js";
-import { parseShardUnit } from "../../modules/pipeline/src/lib/shards.js";
+import { parseShardUnit } from "../../modules/pipeline/src/lib/shard-planner.js";
 import { formatExamplesJson, nextTimings, planTestRun } from "../../modules/pipeline/src/lib/test-run.js";
 import { thrown } from "../support/errors.js";
 

@@ -4,7 +4,7 @@
  */
 import { dag } from "@dagger.io/dagger";
 import { describe, expect, it } from "vitest";
-import type { PipelinePlan } from "../../modules/pipeline/src/lib/plan.js";
+import type { PipelinePlan } from "../../modules/pipeline/src/lib/pipeline-plan.js";
 import { runPlan } from "../../modules/pipeline/src/plan.js";
 import { answerFromFiles, installRecorder } from "../support/dagger-recorder.js";
 

@@ -6,8 +6,8 @@
  */
 import { ENVIRONMENT_NAMES } from "../src/lib/config.js";
 import { checkEnvFiles, envFilePath } from "../src/lib/env-check.js";
-import { formatPlan, parsePlanFormat } from "../src/lib/plan-format.js";
-import { planPipeline } from "../src/lib/plan.js";
+import { formatPlan, parsePlanFormat } from "../src/lib/pipeline-plan-format.js";
+import { planPipeline } from "../src/lib/pipeline-plan.js";
 import { parseFlags, runCli } from "./args.js";
 import { readOptionalSourceText, readRequiredSourceFile, readSourceConfig, requireSourceDirectory } from "./source-dir.js";
 

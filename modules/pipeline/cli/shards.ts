@@ -17,7 +17,7 @@ import { statSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { PipelineError } from "../src/lib/errors.js";
-import { formatShardPlan, formatShellArgs, MAX_SHARDS, planShards, validateShardOptions, type ShardPlan } from "../src/lib/shards.js";
+import { formatShardPlan, formatShellArgs, MAX_SHARDS, planShards, validateShardOptions, type ShardPlan } from "../src/lib/shard-planner.js";
 import { planTestRun, type TestRunInput } from "../src/lib/test-run.js";
 import { formatTimingCoverage, planTimingCoverage, type TimingCoverage } from "../src/lib/timing-coverage.js";
 import { parseTimings, resolveTimings } from "../src/lib/timings.js";

@@ -1,6 +1,6 @@
 /**
  * The project's git checkout as the source of `--sha`, `--branch` and `--tag`: a thin Dagger shell
- * around lib/checkout.ts (the script and its parser) and lib/refs.ts (`resolveRunRef`).
+ * around lib/checkout-state.ts (the script and its parser) and lib/refs.ts (`resolveRunRef`).
  *
  * Every function with ref flags takes the checkout as a `Directory` argument whose default is the
  * project's repository root (`defaultPath: "/"`: in a project set up with `dagger init
@@ -12,7 +12,7 @@
  */
 import { dag, type Directory } from "@dagger.io/dagger";
 import { DEFAULT_GIT_IMAGE } from "./infra-dagger.js";
-import { formatCheckoutScript, parseCheckoutReport, type CheckoutState } from "./lib/checkout.js";
+import { formatCheckoutScript, parseCheckoutReport, type CheckoutState } from "./lib/checkout-state.js";
 import { needsCheckout, refuseUncommitted, resolveRunRef, type RefFlags, type RunRef } from "./lib/refs.js";
 import { readConfig } from "./source.js";
 
@@ -21,7 +21,7 @@ const CHECKOUT_MOUNT = "/checkout";
 
 /**
  * Left out of the checkout Dagger loads (big, never committed, or written by the pipeline itself);
- * `git status` skips them too (lib/checkout.ts excludePathspecs).
+ * `git status` skips them too (lib/checkout-state.ts excludePathspecs).
  */
 export const CHECKOUT_IGNORE = ["node_modules", "**/node_modules", "tmp", "log", "coverage", "test_results", ".pipeline", "vendor/bundle"];
 

@@ -34,8 +34,8 @@ import type { AwsCredentials } from "./lib/aws-credential-source.js";
 import type { EnvironmentConfig, PipelineConfig } from "./lib/config.js";
 import { errorDetail, PipelineError, ProblemsError, type ErrorCode, type Problem } from "./lib/errors.js";
 import { setHclAttributeInBytes } from "./lib/hcl.js";
-import type { EnvironmentInfraPlan, FeatureDeployInfraPlan, InfraChangePlan } from "./lib/infra-plan.js";
-import { planPipeline, type PipelinePlan } from "./lib/plan.js";
+import type { EnvironmentInfraPlan, FeatureDeployInfraPlan, InfraChangePlan } from "./lib/infra-live-changes.js";
+import { planPipeline, type PipelinePlan } from "./lib/pipeline-plan.js";
 import {
   CHECKOUT_MOUNT,
   formatDeployReport,
@@ -49,7 +49,7 @@ import {
   type ClusterAccessPlan,
   type DeployReport,
   type InfraLiveOutcome,
-} from "./lib/terragrunt-plan.js";
+} from "./lib/terragrunt-runs.js";
 import { runPlan } from "./plan.js";
 import { checkEnvFiles } from "./secrets.js";
 import { readConfig, readDependencyFiles } from "./source.js";

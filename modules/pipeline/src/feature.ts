@@ -30,7 +30,7 @@ import type { Workspace } from "./infra/workspace.js";
 import type { PipelineConfig } from "./lib/config.js";
 import { errorMessage, PipelineError } from "./lib/errors.js";
 import { featurePrefix, formatFeatureSweepPlan, parseLiveBranches, planFeatureSweep, type FeatureSweepPlan } from "./lib/feature-sweep.js";
-import { planFeatureTeardown, type FeatureTeardownInfraPlan } from "./lib/infra-plan.js";
+import { planFeatureTeardown, type FeatureTeardownInfraPlan } from "./lib/infra-live-changes.js";
 import {
   formatDeployReport,
   formatTerragruntSummary,
@@ -42,7 +42,7 @@ import {
   CHECKOUT_MOUNT,
   type ClusterAccessMode,
   type DeployReport,
-} from "./lib/terragrunt-plan.js";
+} from "./lib/terragrunt-runs.js";
 import { resolveTeardownTarget } from "./lib/refs.js";
 import { readConfig } from "./source.js";
 import { runTerragrunt } from "./terragrunt.js";

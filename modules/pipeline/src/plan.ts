@@ -6,8 +6,8 @@
 import type { Directory } from "@dagger.io/dagger";
 import type { RunCredentials } from "./run-credentials.js";
 import { registryFor, type ImageDeps } from "./images.js";
-import { formatPlan, parsePlanFormat } from "./lib/plan-format.js";
-import { planPipeline, type PlanInput } from "./lib/plan.js";
+import { formatPlan, parsePlanFormat } from "./lib/pipeline-plan-format.js";
+import { planPipeline, type PlanInput } from "./lib/pipeline-plan.js";
 import { checkEnvFiles } from "./secrets.js";
 import { readConfig, readDependencyFiles } from "./source.js";
 

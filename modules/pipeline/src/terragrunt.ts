@@ -5,7 +5,7 @@
  * `runTerragrunt` is written once against `TerragruntExecutor`:
  *   check which unit folders exist -> cluster access (once, only when a unit will run)
  *   -> one command per unit, in order -> stop at the first failure
- * and returns the report model of `lib/terragrunt-plan.ts` (applied / destroyed / already gone /
+ * and returns the report model of `lib/terragrunt-runs.ts` (applied / destroyed / already gone /
  * failed with the tail of its output / not reached). Two executors:
  * - `DaggerTerragrunt`: a container from `terragrunt.image` with the infrastructure-live checkout
  *   mounted at /infra-live; the assumed role's credentials become `dag.setSecret`s at once and reach
@@ -34,7 +34,7 @@ import {
   type TerragruntRun,
   type UnitOutcome,
   type UnitRunResult,
-} from "./lib/terragrunt-plan.js";
+} from "./lib/terragrunt-runs.js";
 
 /** Where terragrunt runs: a checkout of infrastructure-live and a way to run commands next to it. */
 export interface TerragruntExecutor {

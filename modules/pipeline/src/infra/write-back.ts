@@ -15,7 +15,7 @@
  */
 import { PipelineError, ProblemsError, type Problem } from "../lib/errors.js";
 import { formatHclString, getHclAttributeInBytes, setHclAttributeInBytes } from "../lib/hcl.js";
-import type { InfraChangePlan } from "../lib/infra-plan.js";
+import type { InfraChangePlan } from "../lib/infra-live-changes.js";
 import { gitAuthConfig, redactUrl, type GitAuth } from "./git-auth.js";
 import type { RunResult, Workspace } from "./workspace.js";
 

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { ProblemsError, type Problem } from "./errors.js";
-import { MAX_SHARDS } from "./shards.js";
+import { MAX_SHARDS } from "./shard-planner.js";
 
 const accountId = z.string().regex(/^\d{12}$/, "expected 12 digits");
 const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "expected an AWS region like us-west-2");

@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import { PipelineError } from "./errors.js";
-import type { ShardPlan } from "./shards.js";
+import type { ShardPlan } from "./shard-planner.js";
 import type { ShardOutcome } from "./test-run.js";
 import { compareStrings, formatKnapsackTimings, parseTimingsOrWarn } from "./timings.js";
 

@@ -5,7 +5,7 @@
  */
 import { PipelineError } from "./errors.js";
 import { parseJUnit } from "./junit.js";
-import { groupExampleIds, parseShardUnit, type ShardPlan } from "./shards.js";
+import { groupExampleIds, parseShardUnit, type ShardPlan } from "./shard-planner.js";
 import { median, parseUnitKey, type ResolvedFileTiming } from "./timings.js";
 
 export interface PreviousReport {

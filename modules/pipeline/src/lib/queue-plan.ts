@@ -10,7 +10,7 @@
  * the predicted seconds, so they are computed here once rather than by the server at run time.
  */
 import { mergeJUnit } from "./junit.js";
-import { groupExampleIds, type PlannedShard, type ShardPlan } from "./shards.js";
+import { groupExampleIds, type PlannedShard, type ShardPlan } from "./shard-planner.js";
 import { compareStrings, parseUnitKey, type ResolvedFileTiming } from "./timings.js";
 
 export interface QueueBatch {

@@ -44,6 +44,15 @@ requeue = lambda do |ids|
   pending.concat(ids).sort_by! { |id| rank[id] }
 end
 
+# A batch counts once: the first completion (or split) wins; false for a later one or an unknown id.
+finish = lambda do |id, worker|
+  next false if done.key?(id) || !by_id.key?(id)
+  leases.delete(id)
+  pending.delete(id)
+  done[id] = worker
+  true
+end
+
 answer = lambda do |req|
   lock.synchronize do
     requeue.call(leases.select { |_, l| l[:until] < now.call }.keys)
@@ -58,23 +67,12 @@ answer = lambda do |req|
         { "wait" => 0.5 }
       end
     when "complete"
-      id = req["batch"]
-      if done.key?(id) || !by_id.key?(id)
-        { "ok" => false }
-      else
-        leases.delete(id)
-        pending.delete(id)
-        done[id] = req["worker"]
-        { "ok" => true }
-      end
+      finish.call(req["batch"], req["worker"]) ? { "ok" => true } : { "ok" => false }
     when "split"
       id = req["batch"]
-      if done.key?(id) || !by_id.key?(id)
+      if !finish.call(id, req["worker"])
         { "ok" => false }
       else
-        leases.delete(id)
-        pending.delete(id)
-        done[id] = req["worker"]
         ids = req["parts"].each_with_index.map do |units, i|
           new_id = by_id.size
           by_id[new_id] = { "id" => new_id, "units" => units, "seconds" => 0, "parent" => id }

@@ -3,7 +3,7 @@
  * Pure; the rules come from the config (`refs`), whose defaults are the seed's:
  * da/develop -> dev, da/stage -> stage, release-<version> tag -> prod, feature/<name> -> feature-<name>.
  */
-import { formatChanges, type CheckoutChange, type CheckoutState } from "./checkout.js";
+import { formatChanges, type CheckoutChange, type CheckoutState } from "./checkout-state.js";
 import { PipelineError } from "./errors.js";
 import type { EnvironmentName, PipelineConfig } from "./config.js";
 

@@ -8,7 +8,7 @@ import { PipelineError } from "./errors.js";
 import { mergeJUnit } from "./junit.js";
 import { narrowUnits, restrictToExamples } from "./only-failures.js";
 import { flakyExamples, formatAttemptsJUnit, formatFlakyExamples, resolveAttempts, type AttemptReport, type ExampleVerdict, type FlakyExample } from "./retries.js";
-import { parseShardUnit, planShards, validateShardOptions, type ShardPlan } from "./shards.js";
+import { parseShardUnit, planShards, validateShardOptions, type ShardPlan } from "./shard-planner.js";
 import { formatTestSummary, resolveTestSummary, type TestSummary } from "./test-summary.js";
 import { formatTimingCoverage, planTimingCoverage, runTimingCoverage, type TimingCoverage } from "./timing-coverage.js";
 import { formatKnapsackTimings, parseTimingsOrWarn, resolveTimings, type ResolvedFileTiming, type ResolvedTimings } from "./timings.js";

@@ -21,7 +21,7 @@
  */
 import type { PipelineConfig } from "./config.js";
 import { PipelineError } from "./errors.js";
-import type { InfraUnitStep } from "./infra-plan.js";
+import type { InfraUnitStep } from "./infra-live-changes.js";
 
 export type TerragruntAction = "apply" | "destroy";
 

@@ -6,7 +6,7 @@ import {
   formatInfraPlan,
   planFeatureTeardown,
   planInfraChange,
-} from "../../modules/pipeline/src/lib/infra-plan.js";
+} from "../../modules/pipeline/src/lib/infra-live-changes.js";
 import { parseGitRef, resolveEnvironment, resolveRef, type DeployTarget } from "../../modules/pipeline/src/lib/refs.js";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";

@@ -3,8 +3,8 @@
  * `deploy --dry-run` print byte-identical output.
  */
 import { PipelineError } from "./errors.js";
-import { formatInfraPlan } from "./infra-plan.js";
-import type { PipelinePlan } from "./plan.js";
+import { formatInfraPlan } from "./infra-live-changes.js";
+import type { PipelinePlan } from "./pipeline-plan.js";
 
 export type PlanFormat = "text" | "json";
 

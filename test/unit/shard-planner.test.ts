@@ -14,7 +14,7 @@ import {
   planShards,
   type ShardPlan,
   type ShardUnitInput,
-} from "../../modules/pipeline/src/lib/shards.js";
+} from "../../modules/pipeline/src/lib/shard-planner.js";
 import { parseTimings, resolveTimings } from "../../modules/pipeline/src/lib/timings.js";
 import { thrown } from "../support/errors.js";
 import { REPO_ROOT } from "../support/introspect.js";

@@ -9,7 +9,7 @@
 import { baseImageTag, dependencyChecksum, type DependencyFiles } from "./checksum.js";
 import { imageRepository, isEcr, registryHost, type PipelineConfig } from "./config.js";
 import { isDevelopBranch } from "./image-build.js";
-import { planInfraChange, type InfraChangePlan } from "./infra-plan.js";
+import { planInfraChange, type InfraChangePlan } from "./infra-live-changes.js";
 import { parseGitRef, resolveEnvironment, resolveRef, type DeployTarget, type GitRef } from "./refs.js";
 
 export interface PlanInput {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_CONFIG, parseConfig } from "../../modules/pipeline/src/lib/config.js";
-import { planFeatureTeardown, planInfraChange } from "../../modules/pipeline/src/lib/infra-plan.js";
+import { planFeatureTeardown, planInfraChange } from "../../modules/pipeline/src/lib/infra-live-changes.js";
 import { parseGitRef, resolveRef } from "../../modules/pipeline/src/lib/refs.js";
 import {
   formatDeployReport,
@@ -19,7 +19,7 @@ import {
   unitOutcome,
   unitWorkdir,
   type TerragruntRun,
-} from "../../modules/pipeline/src/lib/terragrunt-plan.js";
+} from "../../modules/pipeline/src/lib/terragrunt-runs.js";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 

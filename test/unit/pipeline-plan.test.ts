@@ -6,8 +6,8 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { dependencyChecksum } from "../../modules/pipeline/src/lib/checksum.js";
 import { parseConfig } from "../../modules/pipeline/src/lib/config.js";
-import { formatPlan } from "../../modules/pipeline/src/lib/plan-format.js";
-import { planPipeline, type PipelinePlan } from "../../modules/pipeline/src/lib/plan.js";
+import { formatPlan } from "../../modules/pipeline/src/lib/pipeline-plan-format.js";
+import { planPipeline, type PipelinePlan } from "../../modules/pipeline/src/lib/pipeline-plan.js";
 import { REPO_ROOT } from "../support/introspect.js";
 
 const SHA = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
