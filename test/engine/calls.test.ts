@@ -7,11 +7,23 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OPEN_REGISTRY, unusedPort } from "../support/docker.js";
+import { startAwsStub, type AwsStub } from "./support/aws-stub.js";
 import { dagger, daggerInBackground, record, tail } from "./support/dagger-cli.js";
+import { DEPLOY_REGISTRY, ENGINE_GATEWAY, ensureDeployRegistry } from "./support/deploy-registry.js";
+import { exampleAppWith } from "./support/example-app.js";
+import { DEV_UNITS, startInfraLive, type InfraLive } from "./support/infra-live.js";
 
 const OUT = mkdtempSync(path.join(tmpdir(), "engine-calls-"));
+/** Where `test --shards 8` exports its report; check-tests and merge-timings read it. */
+const TEST_RESULTS = path.join(OUT, "test_results");
 const SHA = "0123456789abcdef0123456789abcdef01234567";
+/** Each run pushes to its own repository, so base-image's first call is a miss. */
+const REPOSITORY = `engine-tests/rails-api-${Date.now().toString(36)}`;
+
+/** Well-formed but fake caller keys: the AWS stub answers STS for any key. */
+const CALLER_AWS = { AWS_ACCESS_KEY_ID: "AKIAENGINETESTS00000", AWS_SECRET_ACCESS_KEY: "engineTestsCallerSecretAccessKey00000000" };
 
 function ok(run: { exitCode: number; stdout: string; stderr: string }): void {
   expect(run.exitCode, tail(run)).toBe(0);
@@ -27,7 +39,7 @@ describe("the module on a real engine", () => {
   });
 
   it("dagger call test --shards 8: eight shards, each with its own postgres and redis; report export writes the JUnit and timings", async () => {
-    const dest = path.join(OUT, "test_results");
+    const dest = TEST_RESULTS;
     const run = await dagger(["call", "test", "--shards", "8", "report", "export", "--path", dest], { label: "dagger call test --shards 8 report export --path test_results" });
     ok(run);
     const junit = readdirSync(path.join(dest, "junit")).sort();
@@ -101,5 +113,124 @@ describe("the module on a real engine", () => {
       record("dagger call serve --env dev up --ports 18080:8080 (until GET /health answers)", { exitCode: body ? 0 : 1, ms: Date.now() - started });
       expect(body, serve.output().split("\n").slice(-40).join("\n")).toMatch(/ok|postgres/i);
     });
+  });
+
+  it("dagger call check-tests --report <exported report>", async () => {
+    const run = await dagger(["call", "check-tests", "--report", TEST_RESULTS]);
+    ok(run);
+    expect(run.stdout).toMatch(/0 failed|passed/);
+  });
+
+  it("dagger call merge-timings --nodes <exported report>", async () => {
+    const merged = path.join(OUT, "merged-timings.json");
+    ok(await dagger(["call", "merge-timings", "--nodes", TEST_RESULTS, "export", "--path", merged]));
+    expect(Object.keys(JSON.parse(readFileSync(merged, "utf8")) as object).length).toBeGreaterThan(0);
+  });
+});
+
+describe("images against local registries", () => {
+  beforeAll(async () => {
+    await ensureDeployRegistry();
+  });
+
+  it("base-image through with-registry-service: a miss builds and pushes, the next call is a hit", async () => {
+    const app = exampleAppWith({ registry: { host: `localhost:${OPEN_REGISTRY.port}`, repository: REPOSITORY } });
+    const args = ["call", "with-registry-service", "--service", `tcp://localhost:${OPEN_REGISTRY.port}`, "base-image", "--source", app, "--branch", "da/develop"];
+    const miss = await dagger(args, { label: "dagger call with-registry-service --service tcp://localhost:15000 base-image --branch da/develop (miss)" });
+    ok(miss);
+    expect(miss.stdout).toMatch(new RegExp(`cache miss: built and pushed localhost:${OPEN_REGISTRY.port}/${REPOSITORY}:base-dev-[0-9a-f]{40}@sha256:`));
+    const tags = (await (await fetch(`http://${OPEN_REGISTRY.host}/v2/${REPOSITORY}/tags/list`)).json()) as { tags: string[] };
+    expect(tags.tags).toContain("base-dev-latest");
+    const hit = await dagger(args, { label: "dagger call with-registry-service ... base-image --branch da/develop (hit)" });
+    ok(hit);
+    expect(hit.stdout).toMatch(/cache hit .* \(nothing built\)/);
+  });
+
+  it("publish-app-image through with-registry-service is refused before anything is built (dockerBuild pulls FROM by name)", async () => {
+    const app = exampleAppWith({ registry: { host: `localhost:${OPEN_REGISTRY.port}`, repository: REPOSITORY } });
+    const run = await dagger(["call", "with-registry-service", "--service", `tcp://localhost:${OPEN_REGISTRY.port}`, "publish-app-image", "--source", app, "--branch", "da/develop", "--sha", SHA]);
+    expect(run.exitCode).not.toBe(0);
+    expect(tail(run)).toContain("REGISTRY_UNREACHABLE");
+  });
+
+  it("publish-app-image to a registry the engine reaches by name (registry.plainHttp)", async () => {
+    const app = exampleAppWith({ registry: { host: DEPLOY_REGISTRY.host, plainHttp: true, repository: REPOSITORY } });
+    const run = await dagger(["call", "publish-app-image", "--source", app, "--branch", "da/develop", "--sha", SHA]);
+    ok(run);
+    expect(run.stdout).toContain(`${DEPLOY_REGISTRY.host}/${REPOSITORY}:${SHA}@sha256:`);
+  });
+
+  it("app-image: the built container, DOCKER_TAG set", async () => {
+    const app = exampleAppWith({ registry: { host: DEPLOY_REGISTRY.host, plainHttp: true, repository: REPOSITORY } });
+    const run = await dagger(["call", "app-image", "--source", app, "--env", "dev", "--branch", "da/develop", "--sha", SHA, "env-variable", "--name", "DOCKER_TAG"]);
+    ok(run);
+    expect(run.stdout.trim()).toBe(SHA);
+  });
+});
+
+describe("deploy, feature environments and KMS against local stand-ins", () => {
+  let stub: AwsStub;
+  let live: InfraLive;
+  let app: string;
+  /** with-aws-endpoint + with-aws-credentials: every AWS call of the run goes to the stub. */
+  let aws: string[];
+
+  beforeAll(async () => {
+    await ensureDeployRegistry();
+    stub = await startAwsStub();
+    live = await startInfraLive(ENGINE_GATEWAY, await unusedPort());
+    app = exampleAppWith({ registry: { host: DEPLOY_REGISTRY.host, plainHttp: true, repository: REPOSITORY }, infraLive: { repoUrl: live.url } });
+    aws = ["with-aws-endpoint", "--endpoint", `tcp://localhost:${stub.port}`, "with-aws-credentials", "--access-key-id", "env:AWS_ACCESS_KEY_ID", "--secret-access-key", "env:AWS_SECRET_ACCESS_KEY"];
+  });
+  afterAll(async () => {
+    live?.close();
+    await stub?.close();
+  });
+
+  it("deploy --env dev: images pushed, one infrastructure-live commit, AssumeRole at the stub, terragrunt apply per unit in order", async () => {
+    const run = await dagger(["call", ...aws, "deploy", "--source", app, "--env", "dev", "--branch", "da/develop", "--sha", SHA, "--allow-dirty"], { env: CALLER_AWS, label: "dagger call with-aws-endpoint ... deploy --env dev --branch da/develop --sha <sha>" });
+    ok(run);
+    expect(run.stdout).toContain("to dev: succeeded");
+    for (const unit of DEV_UNITS) expect(live.show(`dev/us-west-2/dev/apps/${unit}/terragrunt.hcl`)).toContain(`image_version = "${SHA}"`);
+    expect(live.log()[0]).toContain(`to dev [ci skip]`);
+    expect(stub.calls.filter((c) => c.service === "sts" && c.action === "AssumeRole").map((c) => c.params.RoleArn)).toContain("arn:aws:iam::392216643236:role/auto-deploy");
+    const applies = stub.standIn.filter((r) => r.tool === "terragrunt" && r.args[0] === "apply");
+    expect(applies.map((r) => path.basename(r.cwd))).toEqual(["clockwork", "sidekiq", "rails-api"]);
+    for (const r of applies) expect(r).toMatchObject({ imageVersion: SHA, hasAccessKey: true, hasSessionToken: true, region: "us-west-2" });
+    expect(stub.standIn.some((r) => r.tool === "aws" && r.args.slice(0, 4).join(" ") === "eks update-kubeconfig --name eks-dev")).toBe(true);
+  });
+
+  it("feature-deploy, then feature-teardown: six units applied, then destroyed in reverse and removed", async () => {
+    const root = "dev/us-west-2/dev/apps/features/engine-check";
+    const deployed = await dagger(["call", ...aws, "feature-deploy", "--source", app, "--branch", "feature/engine-check", "--sha", SHA, "--allow-dirty"], { env: CALLER_AWS, label: "dagger call with-aws-endpoint ... feature-deploy --branch feature/engine-check --sha <sha>" });
+    ok(deployed);
+    expect(live.show(`${root}/api/terragrunt.hcl`)).toContain(`feat-engine-check-${SHA.slice(0, 7)}`);
+    const before = stub.standIn.length;
+    const torn = await dagger(["call", ...aws, "feature-teardown", "--source", app, "--name", "engine-check"], { env: CALLER_AWS, label: "dagger call with-aws-endpoint ... feature-teardown --name engine-check" });
+    ok(torn);
+    expect(live.show(`${root}/api/terragrunt.hcl`)).toBe("");
+    const destroys = stub.standIn.slice(before).filter((r) => r.tool === "terragrunt" && r.args[0] === "destroy");
+    expect(destroys.map((r) => path.basename(r.cwd))).toEqual(["sidekiq", "clockwork", "api", "pgadmin", "redis", "postgres"]);
+  });
+
+  it("feature-sweep tears down the environment whose branch is gone", async () => {
+    ok(await dagger(["call", ...aws, "feature-deploy", "--source", app, "--branch", "feature/sweep-me", "--sha", SHA, "--allow-dirty"], { env: CALLER_AWS }));
+    const run = await dagger(["call", ...aws, "feature-sweep", "--source", app, "--live-branches", "da/develop,feature/other"], { env: CALLER_AWS, label: "dagger call with-aws-endpoint ... feature-sweep --live-branches da/develop,feature/other" });
+    ok(run);
+    expect(live.show("dev/us-west-2/dev/apps/features/sweep-me/api/terragrunt.hcl")).toBe("");
+  });
+
+  it("encrypt-value, then decrypt-env of a file holding that token, both through the stub's KMS", async () => {
+    const secret = "engine-tests secret value";
+    const enc = await dagger(["call", ...aws, "encrypt-value", "--source", app, "--env", "stage", "--value", "env:ENGINE_TESTS_SECRET"], { env: { ...CALLER_AWS, ENGINE_TESTS_SECRET: secret }, label: "dagger call with-aws-endpoint ... encrypt-value --env stage --value env:..." });
+    ok(enc);
+    expect(`${enc.stdout}${enc.stderr}`).not.toContain(secret);
+    const token = enc.stdout.trim().split("\n").pop()!;
+    expect(token).toMatch(/^kmscrypt::AQICAH[A-Za-z0-9+/=]+$/);
+    expect(stub.calls.some((c) => c.service === "kms" && c.action === "Encrypt" && c.params.KeyId === '"alias/stage-env"')).toBe(true);
+    const withToken = exampleAppWith({ registry: { host: DEPLOY_REGISTRY.host, plainHttp: true } }, { "config/stage.env": `RAILS_ENV=production\nENGINE_TESTS_SECRET=${token}\n` });
+    const dec = await dagger(["call", ...aws, "decrypt-env", "--source", withToken, "--env", "stage", "plaintext"], { env: CALLER_AWS, label: "dagger call with-aws-endpoint ... decrypt-env --env stage plaintext" });
+    ok(dec);
+    expect(dec.stdout).toContain(`ENGINE_TESTS_SECRET=${secret}`);
   });
 });

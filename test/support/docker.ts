@@ -47,7 +47,8 @@ const AUTH_REGISTRY_HTPASSWD = `${AUTH_REGISTRY_USER}:$2b$12$LfUFxn5LlqUsP1VZAVM
 
 export interface LocalRegistry {
   /** Names the registry's state folder; "auth" turns on htpasswd basic auth. */
-  name: "open" | "auth" | "engine-mirror";
+  name: "open" | "auth" | "engine-mirror" | "engine-deploy";
+  /** host:port it listens on (127.0.0.1 but for the engine tests' deploy registry). */
   host: string;
   port: number;
 }
@@ -148,13 +149,13 @@ function registryConfig(reg: LocalRegistry, root: string, htpasswd?: string): st
     "  delete:",
     "    enabled: true",
     "http:",
-    `  addr: 127.0.0.1:${reg.port}`,
+    `  addr: ${reg.host}`,
     ...(htpasswd ? ["auth:", "  htpasswd:", "    realm: pipeline-test", `    path: ${htpasswd}`] : []),
     "",
   ].join("\n");
 }
 
-/** Start Debian's docker-registry on 127.0.0.1 (open, or with htpasswd basic auth) unless it answers. */
+/** Start Debian's docker-registry on its host:port (open, or with htpasswd basic auth) unless it answers. */
 export async function ensureRegistry(reg: LocalRegistry): Promise<LocalRegistry> {
   if (await registryResponds(reg)) return reg;
   if (!existsSync(REGISTRY_BIN)) throw new Error(`${REGISTRY_BIN} is missing: apt-get install -y docker-registry`);

@@ -10,7 +10,7 @@ import { dag, ReturnType, type Secret, type Service } from "@dagger.io/dagger";
 import { afterAll, describe, expect, it } from "vitest";
 import type { RunCredentials } from "../../modules/pipeline/src/run-credentials.js";
 import { daggerInfraEffects, cloneInfraLive } from "../../modules/pipeline/src/deploy.js";
-import { buildAppImage, publishBaseImage } from "../../modules/pipeline/src/images.js";
+import { buildAppImage, publishAppImage, publishBaseImage } from "../../modules/pipeline/src/images.js";
 import { DEFAULT_CONFIG, parseConfig } from "../../modules/pipeline/src/lib/config.js";
 import { planBaseImageBuild } from "../../modules/pipeline/src/lib/image-build.js";
 import { GITHUB_KNOWN_HOSTS } from "../../modules/pipeline/src/lib/known-hosts.js";
@@ -24,7 +24,7 @@ import { readTree } from "../support/engine/files.js";
 import { installEngineModel, restoreFetch } from "../support/engine/in-process.js";
 import type { EngineModel, World } from "../support/engine/model.js";
 import type { ExecCall, ServiceObj } from "../support/engine/objects.js";
-import { acceptsExitCode, answeredFromCache, concurrentWritersShareVolume, serviceStartError, upError, type ReturnType as Expect } from "../support/engine/rules.js";
+import { acceptsExitCode, answeredFromCache, concurrentWritersShareVolume, engineRegistryScheme, serviceStartError, upError, type ReturnType as Expect } from "../support/engine/rules.js";
 import { REPO_ROOT } from "../support/introspect.js";
 
 const FIXTURE = path.join(REPO_ROOT, "test/fixtures/rails-api");
@@ -235,7 +235,7 @@ describe("the module's network is not the caller's host (engine/engineutil/execu
     await expect(fetch("http://127.0.0.1:5000/v2/")).rejects.toMatchObject({ cause: { code: "ECONNREFUSED" } });
     await expect(dag.container().from("alpine").publish("127.0.0.1:5000/app:1")).rejects.toThrow("connection refused");
     const registry = dag.host().service([{ backend: 5000 }], { host: "localhost" });
-    await expect(dag.container().from("alpine").publish("127.0.0.1:5000/app:1", { registryService: registry })).resolves.toMatch(/^127\.0\.0\.1:5000\/app@sha256:/);
+    await expect(dag.container().from("alpine").publish("127.0.0.1:5000/app:1", { registryService: registry })).resolves.toMatch(/^127\.0\.0\.1:5000\/app:1@sha256:/);
     expect(Object.keys(model.world.registries!["127.0.0.1:5000"]!.images)).toEqual(["app:1"]);
   });
 
@@ -328,6 +328,43 @@ describe("infrastructure-live over SSH: strict host key checking against known h
     const lines = "[git.example.com]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyExampleKeyExampleKeyExampleKey00\n";
     const git = await cloneWith("ssh://git@git.example.com:2222/infra.git", { gitKnownHosts: dag.directory().withNewFile("kh", lines).file("kh") });
     expect(git.readFile(/UserKnownHostsFile=(\S+)/.exec(git.env.GIT_SSH_COMMAND!)![1]!)).toBe(lines);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+describe("the engine speaks https to a registry unless it is loopback or engine.json says http (engine/server/registryhosts.go)", () => {
+  const HOST = "registry.internal:5000";
+  const world = (pipeline: unknown, engineHttp: string[]): World => ({
+    hostDirectories: app({ "pipeline.json": JSON.stringify(pipeline) }),
+    registries: { [HOST]: { images: {}, plainHttp: true } },
+    engineHttpRegistries: engineHttp,
+  });
+
+  it("the rule: loopback and configured hosts over http, every other host over https", () => {
+    expect(engineRegistryScheme("127.0.0.1:5000", [])).toBe("http");
+    expect(engineRegistryScheme("localhost:5000", [])).toBe("http");
+    expect(engineRegistryScheme(HOST, [])).toBe("https");
+    expect(engineRegistryScheme(HOST, [HOST])).toBe("http");
+  });
+
+  it("a push to a plain-HTTP registry the engine was not told about fails; with engine.json http it lands (broken graph)", async () => {
+    await installEngineModel(world({}, []));
+    await expect(dag.container().from("alpine").publish(`${HOST}/app:1`)).rejects.toThrow("server gave HTTP response to HTTPS client");
+    const model = await installEngineModel(world({}, [HOST]));
+    await expect(dag.container().from("alpine").publish(`${HOST}/app:1`)).resolves.toMatch(new RegExp(`^${HOST}/app:1@sha256:`));
+    expect(Object.keys(model.world.registries![HOST]!.images)).toEqual(["app:1"]);
+  });
+
+  it("publish-app-image to an internal registry without TLS: refused while the module asks it over https; registry.plainHttp: base and app image pushed (found on a real engine)", async () => {
+    await installEngineModel(world({ registry: { host: HOST } }, [HOST]));
+    const flags = { env: "dev", branch: "da/develop", sha: "a".repeat(40) } as const;
+    await expect(publishAppImage(source(), flags, { aws: {} }, { log: () => {} })).rejects.toThrow(/REGISTRY_UNREACHABLE\] registry registry\.internal:5000 cannot be reached \(HEAD https:/);
+    const model = await installEngineModel(world({ registry: { host: HOST, plainHttp: true } }, [HOST]));
+    const pushed = await publishAppImage(source(), flags, { aws: {} }, { log: () => {} });
+    expect(pushed).toMatch(new RegExp(`^${HOST}/rails-api:${"a".repeat(40)}@sha256:`));
+    const tags = Object.keys(model.world.registries![HOST]!.images);
+    expect(tags).toHaveLength(3);
+    expect(tags).toEqual(expect.arrayContaining([expect.stringMatching(/^rails-api:base-dev-[0-9a-f]{40}$/), "rails-api:base-dev-latest", `rails-api:${"a".repeat(40)}`]));
   });
 });
 

@@ -143,6 +143,22 @@ describe("base-image (OCI registry)", () => {
     expect(pushes()).toEqual([ref, `${registryHost}/rails-api:base-dev-latest`]);
   });
 
+  it("registry.plainHttp: the existence check speaks http to a non-loopback registry (found on a real engine: a registry both the module and the engine reach by name, without TLS)", async () => {
+    const asked: string[] = [];
+    const httpOnly: FetchLike = (url, init) => {
+      asked.push(url);
+      return url.startsWith("http://") ? viaTestRegistry(url, init) : Promise.reject(new TypeError("fetch failed", { cause: { code: "EPROTO" } }));
+    };
+    files["pipeline.json"] = JSON.stringify({ registry: { host: registryHost, plainHttp: true } });
+    const run = await publishBaseImage(source(), { env: "dev" }, credentials(), { ...quiet, fetch: httpOnly });
+    expect(asked).toEqual([`http://${registryHost}/v2/rails-api/manifests/${run.plan.tag}`]);
+    expect(run.outcome).toMatchObject({ cacheHit: false, builds: 1 });
+
+    // Without it, https: the same registry cannot be reached.
+    files["pipeline.json"] = JSON.stringify({ registry: { host: registryHost } });
+    await expect(publishBaseImage(source(), { env: "dev" }, credentials(), { ...quiet, fetch: httpOnly })).rejects.toThrow(/REGISTRY_UNREACHABLE.*https:\/\/registry\.test/);
+  });
+
   it("hit: nothing built, nothing pushed, the registry's digest reported", async () => {
     const first = await publishBaseImage(source(), { env: "dev" }, credentials(), quiet);
     present.add(first.plan.tag);

@@ -111,6 +111,7 @@ export async function registryFor(config: PipelineConfig, credentials: RunCreden
   return new OciRegistry<Secret>({
     host,
     apiHost,
+    ...(config.registry.plainHttp ? { scheme: "http" as const } : {}),
     username: credentials.registryUsername,
     readPassword: password ? async () => password.plaintext() : undefined,
     pushPassword: password,

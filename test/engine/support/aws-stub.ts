@@ -5,8 +5,11 @@
  *
  * - STS (AWS query protocol): AssumeRole, AssumeRoleWithWebIdentity, GetCallerIdentity answer fixed
  *   temporary credentials for the requested role.
- * - KMS, ECR (JSON 1.1): answered with an UnknownOperationException naming the target, and recorded,
- *   so a test sees which calls the pipeline made that the stub does not model.
+ * - KMS (JSON 1.1): Encrypt and Decrypt with a reversible stand-in cipher (a blob is a KMS-shaped
+ *   header, the key id and the plaintext XOR-ed with a fixed byte), so encrypt-value's token decrypts
+ *   again with decrypt-env; a blob it did not make is refused as KMS would (InvalidCiphertextException).
+ * - ECR and any other JSON 1.1 target: answered with an UnknownOperationException naming the target,
+ *   and recorded, so a test sees which calls the pipeline made that the stub does not model.
  * - POST /_stand-in/record: the terragrunt stand-in image records each command it was asked to run.
  *
  * Every request is recorded without secrets (no Authorization header, no secret body fields).
@@ -57,6 +60,36 @@ function body(req: IncomingMessage): Promise<string> {
   });
 }
 
+/** Blob header: version 1, blob type 2, as real KMS blobs begin (base64 "AQICAH..."). */
+const BLOB_HEADER = Buffer.from([0x01, 0x02, 0x02, 0x00, 0x78]);
+const XOR = 0x5a;
+
+/** The stand-in cipher: header, key id length and key id, plaintext XOR-ed (reversible, not secret). */
+export function stubEncrypt(keyId: string, plaintext: Buffer): Buffer {
+  const key = Buffer.from(keyId, "utf8");
+  return Buffer.concat([BLOB_HEADER, Buffer.from([key.length]), key, Buffer.from(plaintext.map((b) => b ^ XOR))]);
+}
+
+export function stubDecrypt(blob: Buffer): { keyId: string; plaintext: Buffer } | undefined {
+  if (blob.length < BLOB_HEADER.length + 1 || !blob.subarray(0, BLOB_HEADER.length).equals(BLOB_HEADER)) return undefined;
+  const len = blob[BLOB_HEADER.length]!;
+  const keyStart = BLOB_HEADER.length + 1;
+  return { keyId: blob.subarray(keyStart, keyStart + len).toString("utf8"), plaintext: Buffer.from(blob.subarray(keyStart + len).map((b) => b ^ XOR)) };
+}
+
+function kmsAnswer(action: string, input: Record<string, unknown>): { status: number; body: unknown } {
+  if (action === "Encrypt") {
+    const keyId = String(input.KeyId ?? "");
+    return { status: 200, body: { CiphertextBlob: stubEncrypt(keyId, Buffer.from(String(input.Plaintext ?? ""), "base64")).toString("base64"), KeyId: keyId, EncryptionAlgorithm: "SYMMETRIC_DEFAULT" } };
+  }
+  if (action === "Decrypt") {
+    const opened = stubDecrypt(Buffer.from(String(input.CiphertextBlob ?? ""), "base64"));
+    if (!opened) return { status: 400, body: { __type: "InvalidCiphertextException", message: "the engine tests' AWS stub did not make this ciphertext" } };
+    return { status: 200, body: { Plaintext: opened.plaintext.toString("base64"), KeyId: opened.keyId, EncryptionAlgorithm: "SYMMETRIC_DEFAULT" } };
+  }
+  return { status: 400, body: { __type: "UnknownOperationException", message: `the engine tests' AWS stub does not model TrentService.${action}` } };
+}
+
 function stsXml(action: string, result: string): string {
   return `<${action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ResponseMetadata></${action}Response>`;
 }
@@ -88,8 +121,14 @@ export async function startAwsStub(port = 0): Promise<AwsStub> {
         // JSON 1.1 services (KMS: TrentService.*, ECR: AmazonEC2ContainerRegistry_V20150921.*).
         const [prefix, action = ""] = target.split(".");
         const service = prefix === "TrentService" ? "kms" : prefix!.startsWith("AmazonEC2ContainerRegistry") ? "ecr" : prefix!;
-        const params = Object.fromEntries(Object.entries(JSON.parse(text || "{}") as Record<string, unknown>).filter(([k]) => !SECRET_FIELDS.has(k)).map(([k, v]) => [k, JSON.stringify(v)]));
+        const input = JSON.parse(text || "{}") as Record<string, unknown>;
+        const params = Object.fromEntries(Object.entries(input).filter(([k]) => !SECRET_FIELDS.has(k)).map(([k, v]) => [k, JSON.stringify(v)]));
         calls.push({ service, action, params });
+        if (service === "kms") {
+          const answer = kmsAnswer(action, input);
+          res.writeHead(answer.status, { "content-type": "application/x-amz-json-1.1" }).end(JSON.stringify(answer.body));
+          return;
+        }
         res.writeHead(400, { "content-type": "application/x-amz-json-1.1" }).end(JSON.stringify({ __type: "UnknownOperationException", message: `the engine tests' AWS stub does not model ${target}` }));
         return;
       }

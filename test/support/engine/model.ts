@@ -38,12 +38,14 @@ import {
   acceptsExitCode,
   buildSecretMountPath,
   emptyImageConfig,
+  engineRegistryScheme,
   execFailureMessage,
   isLoopbackHost,
   loopbackUnreachable,
   missingBuildSecretError,
   portsFromImageConfig,
   serviceStartError,
+  tlsToPlainHttpError,
   upError,
   type CacheSharingMode,
   type ImageConfig,
@@ -59,6 +61,8 @@ export interface RegistryImage {
 export interface RegistryState {
   images: Record<string, RegistryImage>;
   auth?: { username: string; password: string };
+  /** It speaks plain HTTP, no TLS (default: true for a loopback host, as a local docker-registry). */
+  plainHttp?: boolean;
 }
 
 /** What lies outside the engine: images, registries, the caller's machine, what processes do. */
@@ -70,6 +74,8 @@ export interface World {
    * caller's machine: reachable only through a host service (`tcp://localhost:5000`).
    */
   registries?: Record<string, RegistryState>;
+  /** Registry hosts the engine's engine.json gives `http: true` (`registries."<host>".http`). */
+  engineHttpRegistries?: string[];
   /** What a process does (default: exit 0, no output). */
   exec?(call: ExecCall): ExecResult | undefined;
   /** Ports a service's process really listens on (default: every port it exposes). */
@@ -103,6 +109,11 @@ function fakeDigest(text: string): string {
     h2 = Math.imul(h2 + text.charCodeAt(i), 2246822519) >>> 0;
   }
   return "sha256:" + (h1.toString(16).padStart(8, "0") + h2.toString(16).padStart(8, "0")).repeat(4);
+}
+
+/** Whether a world registry speaks plain HTTP (RegistryState.plainHttp; loopback by default). */
+function speaksPlainHttp(hostPort: string, registry: RegistryState): boolean {
+  return registry.plainHttp ?? isLoopbackHost(hostPort);
 }
 
 /** `host[:port]` of an image ref (`docker.io` when it names none). */
@@ -315,7 +326,10 @@ export class EngineModel {
       if (svc.source.kind !== "host") fail("ECONNREFUSED", `${hostPort}: the model serves only host services to module code`);
       else registry = this.callerRegistry(svc.source.host);
     } else if (/^svc-/.test(u.hostname)) fail("ENOTFOUND", `getaddrinfo ENOTFOUND ${u.hostname} (the service was not started: call start() first)`);
-    else registry = this.world.registries?.[hostPort];
+    else {
+      registry = this.world.registries?.[hostPort];
+      if (registry && u.protocol === "https:" && speaksPlainHttp(hostPort, registry)) fail("EPROTO", tlsToPlainHttpError("module", hostPort));
+    }
     if (!registry) return fail("ENOTFOUND", `getaddrinfo ENOTFOUND ${u.hostname}`);
     return serveRegistryApi(registry, init.method ?? "GET", u.pathname, init.headers ?? {});
   }
@@ -692,7 +706,11 @@ export class EngineModel {
       return svc.source.kind === "host" ? (this.callerRegistry(svc.source.host) ?? "unreachable") : "unreachable";
     }
     if (isLoopbackHost(host)) return "unreachable";
-    return this.world.registries?.[host];
+    const registry = this.world.registries?.[host];
+    if (registry && speaksPlainHttp(host, registry) && engineRegistryScheme(host, this.world.engineHttpRegistries ?? []) === "https") {
+      throw new EngineError(tlsToPlainHttpError("engine", host));
+    }
+    return registry;
   }
 
   /** A registry on the caller's machine by `host:port` (localhost and 127.0.0.1 are the same machine). */
@@ -720,7 +738,10 @@ export class EngineModel {
     const digest = fakeDigest(JSON.stringify([ref, ctr.state.ops]));
     registry.images[refRepoTag(ref)] = { digest, config: ctr.state.config };
     this.pushes.push({ ref, digest, container: ctr });
-    return `${ref.split("@")[0]!.replace(/:[^/:]+$/, "")}@${digest}`;
+    // The address with its tag and the pushed digest: core/container.go Publish returns
+    // reference.WithDigest(ref, digest), which keeps the tag (a real engine answered
+    // `host/repo:tag@sha256:...`; the model used to drop the tag).
+    return `${ref.split("@")[0]!}@${digest}`;
   }
 
   private withExec(ctr: ContainerObj, args: string[], options: { expect: ReturnType; useEntrypoint: boolean }): ContainerObj {

@@ -169,6 +169,28 @@ export function loopbackUnreachable(where: "module" | "engine", hostPort: string
     : `dial tcp ${hostPort}: connect: connection refused (pulls and pushes run in the Dagger engine's network, not on the caller's machine)`;
 }
 
+// --- registry protocol ----------------------------------------------------------------------------
+
+/**
+ * The scheme the engine pulls and pushes a registry with (`engine/server/registryhosts.go`,
+ * `applyRegistryHostConfig`): plain HTTP for a host whose engine.json entry sets `http: true`
+ * (`engine/config/config.go`, `PlainHTTP`) and, without an entry, for a loopback host
+ * (`docker.MatchLocalhost`); HTTPS for every other host.
+ */
+export function engineRegistryScheme(host: string, engineHttpHosts: readonly string[]): "http" | "https" {
+  return engineHttpHosts.includes(host) || isLoopbackHost(host) ? "http" : "https";
+}
+
+/**
+ * A TLS client talking to a registry that speaks plain HTTP: Go's net/http (the engine) and
+ * Node's fetch (the module's code) both fail the request.
+ */
+export function tlsToPlainHttpError(client: "engine" | "module", host: string): string {
+  return client === "engine"
+    ? `failed to do request: Head "https://${host}/v2/": http: server gave HTTP response to HTTPS client`
+    : `${host}: SSL routines::wrong version number (the registry speaks plain HTTP; the request was https)`;
+}
+
 // --- cache volumes --------------------------------------------------------------------------------
 
 export type CacheSharingMode = "SHARED" | "PRIVATE" | "LOCKED";

@@ -77,6 +77,11 @@ export const configSchema = z.strictObject({
     repository: z.string().regex(/^[a-z0-9]+([._/-][a-z0-9]+)*$/, "expected a lowercase repository name like rails-api"),
     /** Any OCI registry host instead of ECR (e.g. 127.0.0.1:5000 for a local registry). */
     host: z.string().regex(/^[\w.-]+(:\d+)?$/, "expected host or host:port").optional(),
+    /**
+     * `registry.host` speaks plain HTTP, not HTTPS (a registry inside your network without TLS;
+     * loopback hosts always do). The Dagger engine, which pulls and pushes, must allow it too.
+     */
+    plainHttp: z.boolean(),
     /** Alias pushed for the base image from the develop branch. */
     baseLatestTag: nonEmpty,
   }),
@@ -158,7 +163,7 @@ const environmentDefaults = (name: EnvironmentName, account: string, devVariant:
 
 /** The seed flow, value for value. Stage is not in the seed's set_env output: it mirrors dev's account. */
 export const DEFAULT_CONFIG: PipelineConfig = {
-  registry: { awsAccountId: "004671295794", region: "us-west-2", repository: "rails-api", baseLatestTag: "base-dev-latest" },
+  registry: { awsAccountId: "004671295794", region: "us-west-2", repository: "rails-api", baseLatestTag: "base-dev-latest", plainHttp: false },
   images: {
     baseDockerfile: "Dockerfile.base",
     appDockerfile: "Dockerfile",
