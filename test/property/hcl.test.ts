@@ -16,21 +16,11 @@ import { describe, expect, it } from "vitest";
 import { PipelineError } from "../../modules/pipeline/src/lib/errors.js";
 import { assertHclExpression, formatHclString, listHclAttributes, MAX_HCL_NESTING, setHclAttribute, setHclAttributeInBytes } from "../../modules/pipeline/src/lib/hcl.js";
 import { expression, mutated, validHclFile } from "../support/hcl-arbitrary.js";
-import { jsonDiffPaths, parseHcl } from "../support/hcl-parse.js";
+import { jsonDiffPaths, oracleAccepts, parseHcl } from "../support/hcl-parse.js";
 import { propertyParameters } from "../support/property.js";
 
 /** Room for `npm run test:properties:long` (PROPERTY_RUNS=20000): the oracle takes about 5 ms a call. */
 const TIMEOUT_MS = Math.max(60_000, propertyParameters().numRuns * 40);
-
-/** hcl2json's verdict; its converter failing after a good parse (it cannot write infinity as JSON) is a pass. */
-async function oracleAccepts(text: string): Promise<boolean> {
-  try {
-    await parseHcl(text, "t.hcl");
-    return true;
-  } catch (err) {
-    return String(err).includes("convert to HCL");
-  }
-}
 
 /** hcl2json's JSON for a file HCL accepts, or undefined when its converter cannot write it (e.g. `locals` blocks with and without labels). */
 async function oracleJson(text: string): Promise<Record<string, unknown> | undefined> {

@@ -10,6 +10,16 @@ export async function parseHcl(text: string, filename = "terragrunt.hcl"): Promi
   return (await parse(filename, text)) as Record<string, unknown>;
 }
 
+/** hcl2json's verdict on a text; its converter failing after a good parse (it cannot write infinity as JSON) is a pass. */
+export async function oracleAccepts(text: string): Promise<boolean> {
+  try {
+    await parseHcl(text, "t.hcl");
+    return true;
+  } catch (err) {
+    return String(err).includes("convert to HCL");
+  }
+}
+
 /** Dotted paths (`inputs.image_version`, `locals[0].x`) at which two JSON values differ. */
 export function jsonDiffPaths(a: unknown, b: unknown, path = ""): string[] {
   if (Object.is(a, b)) return [];
