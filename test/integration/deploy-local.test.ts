@@ -27,6 +27,7 @@ import { planFeatureTeardown } from "../../modules/pipeline/src/lib/infra-live-c
 import { planPipeline } from "../../modules/pipeline/src/lib/pipeline-plan.js";
 import { formatDeployReport } from "../../modules/pipeline/src/lib/terragrunt-runs.js";
 import { LocalTerragrunt } from "../../modules/pipeline/src/terragrunt.js";
+import { seedInfraLive } from "../support/infra-live-seed.js";
 
 const TMP = mkdtempSync(path.join(tmpdir(), "deploy-local-"));
 const BARE = path.join(TMP, "infrastructure-live.git");
@@ -158,19 +159,7 @@ beforeAll(() => {
   writeFileSync(path.join(BIN, "aws"), FAKE_AWS);
   chmodSync(path.join(BIN, "terragrunt"), 0o755);
   chmodSync(path.join(BIN, "aws"), 0o755);
-  const seed = path.join(TMP, "seed");
-  for (const unit of UNITS) {
-    const dir = path.join(seed, "dev/us-west-2/dev/apps", unit);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, "terragrunt.hcl"), `include "root" {\n  path = find_in_parent_folders()\n}\n\ninputs = {\n  # set by CI\n  image_version = "initial"\n  replicas      = 2\n}\n`);
-  }
-  mkdirSync(path.join(seed, "dev/us-west-2/dev/apps/features/_template"), { recursive: true });
-  writeFileSync(path.join(seed, "dev/us-west-2/dev/apps/features/_template/README.md"), "not a feature environment\n");
-  git(TMP, "init", "--quiet", "--bare", "--initial-branch=main", BARE);
-  git(seed, "init", "--quiet", "--initial-branch=main");
-  git(seed, "add", ".");
-  git(seed, "-c", "user.name=Seed", "-c", "user.email=seed@example.com", "commit", "--quiet", "-m", "seed");
-  git(seed, "push", "--quiet", BARE, "main");
+  seedInfraLive(BARE, path.join(TMP, "seed"), UNITS, { "dev/us-west-2/dev/apps/features/_template/README.md": "not a feature environment\n" });
 });
 
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));

@@ -8,10 +8,11 @@
  * `git://<address>:<port>/infrastructure-live.git`.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { seedInfraLive } from "../../support/infra-live-seed.js";
 
 export const DEV_UNITS = ["clockwork", "sidekiq", "rails-api"];
 
@@ -41,18 +42,7 @@ export async function startInfraLive(address: string, port: number): Promise<Inf
   const root = mkdtempSync(path.join(tmpdir(), "engine-infra-live-"));
   const bare = path.join(root, "infrastructure-live.git");
   const seed = path.join(root, "seed");
-  for (const unit of DEV_UNITS) {
-    const dir = path.join(seed, "dev/us-west-2/dev/apps", unit);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, "terragrunt.hcl"), `include "root" {\n  path = find_in_parent_folders()\n}\n\ninputs = {\n  # set by CI\n  image_version = "initial"\n  replicas      = 2\n}\n`);
-  }
-  mkdirSync(path.join(seed, "dev/us-west-2/dev/apps/features"), { recursive: true });
-  writeFileSync(path.join(seed, "dev/us-west-2/dev/apps/features/README.md"), "feature environments\n");
-  git(root, "init", "--quiet", "--bare", "--initial-branch=main", bare);
-  git(seed, "init", "--quiet", "--initial-branch=main");
-  git(seed, "-c", "user.name=seed", "-c", "user.email=seed@example.invalid", "add", ".");
-  git(seed, "-c", "user.name=seed", "-c", "user.email=seed@example.invalid", "commit", "--quiet", "-m", "seed");
-  git(seed, "push", "--quiet", bare, "main");
+  seedInfraLive(bare, seed, DEV_UNITS, { "dev/us-west-2/dev/apps/features/README.md": "feature environments\n" });
   const daemon: ChildProcess = spawn(
     "git",
     ["daemon", "--reuseaddr", "--export-all", "--enable=receive-pack", `--base-path=${root}`, `--listen=${address}`, `--port=${port}`, root],
