@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OPEN_REGISTRY, unusedPort } from "../support/docker.js";
+import { FLAKY_SPEC_FILE, makeFlakyApp } from "../support/flaky-app.js";
 import { startAwsStub, type AwsStub } from "./support/aws-stub.js";
 import { dagger, daggerInBackground, record, tail } from "./support/dagger-cli.js";
 import { DEPLOY_REGISTRY, ENGINE_GATEWAY, ensureDeployRegistry } from "./support/deploy-registry.js";
@@ -24,6 +25,9 @@ const REPOSITORY = `engine-tests/rails-api-${Date.now().toString(36)}`;
 
 /** Well-formed but fake caller keys: the AWS stub answers STS for any key. */
 const CALLER_AWS = { AWS_ACCESS_KEY_ID: "AKIAENGINETESTS00000", AWS_SECRET_ACCESS_KEY: "engineTestsCallerSecretAccessKey00000000" };
+
+/** Examples in the example app's suite (rspec --dry-run). */
+const EXAMPLE_APP_EXAMPLES = 244;
 
 function ok(run: { exitCode: number; stdout: string; stderr: string }): void {
   expect(run.exitCode, tail(run)).toBe(0);
@@ -62,6 +66,39 @@ describe("the module on a real engine", () => {
     const run = await dagger(["call", "test", "--shards", "8", "summary"], { label: "dagger call test --shards 8 summary (warm)" });
     ok(run);
     expect(run.stdout).toMatch(/passed|examples/);
+  });
+
+  it("dagger call test --shards 8 --strategy queue: one queue service, eight workers each with its own postgres and redis; queue.json says which worker ran which batch", async () => {
+    const dest = path.join(OUT, "queue_results");
+    const run = await dagger(["call", "test", "--source", exampleAppWith({}), "--shards", "8", "--strategy", "queue", "report", "export", "--path", dest], { label: "dagger call test --shards 8 --strategy queue report export --path <dir>" });
+    ok(run);
+    const summary = readFileSync(path.join(dest, "summary.txt"), "utf8");
+    expect(summary).toMatch(/^PASSED: (\d+) examples, 0 failed/);
+    expect(Number(/^PASSED: (\d+) examples/.exec(summary)?.[1])).toBe(EXAMPLE_APP_EXAMPLES);
+    const queue = JSON.parse(readFileSync(path.join(dest, "queue.json"), "utf8")) as { workers: number; batches: Array<{ worker: number; seconds?: number }> };
+    expect(queue.workers).toBe(8);
+    expect(queue.batches.length).toBeGreaterThan(8);
+    expect(queue.batches.every((b) => Number.isInteger(b.worker) && b.worker >= 0 && b.worker < 8)).toBe(true);
+    // Every worker took work from the one queue (eight queues would each have run everything).
+    expect(new Set(queue.batches.map((b) => b.worker)).size).toBe(8);
+    for (let i = 0; i < 8; i++) expect(Number(/tests="(\d+)"/.exec(readFileSync(path.join(dest, `junit/shard-${i}.xml`), "utf8"))?.[1]), `worker ${i}`).toBeGreaterThan(0);
+  });
+
+  it("dagger call test --shards 8 --retries 2 on an app with a flaky and an always-failing example: flaky reported flaky, the other failed, the JUnit keeps every attempt; check-tests fails", async () => {
+    const app = await makeFlakyApp(mkdtempSync(path.join(tmpdir(), "engine-flaky-")));
+    const dest = path.join(OUT, "retry_results");
+    const run = await dagger(["call", "test", "--source", app, "--shards", "8", "--retries", "2", "report", "export", "--path", dest], { label: "dagger call test --shards 8 --retries 2 report export --path <dir> (a flaky and a failing example)" });
+    ok(run); // failing examples do not fail `test`: check-tests does
+    const summary = readFileSync(path.join(dest, "summary.txt"), "utf8");
+    expect(summary).toMatch(/^FAILED: \d+ examples, 1 failed, 1 flaky,/);
+    expect(summary).toContain(`${FLAKY_SPEC_FILE}[1:2]  retried examples fails the first time only`);
+    expect(summary).toMatch(/Failures \(1\):\n\s+spec\/flaky\/retry_spec\.rb:\d+\s+retried examples always fails/);
+    const merged = readFileSync(path.join(dest, "junit/merged.xml"), "utf8");
+    expect(merged.match(/<flakyFailure /g)).toHaveLength(1);
+    expect(merged.match(/<rerunFailure /g)).toHaveLength(2); // the failing example's two retries
+    const check = await dagger(["call", "check-tests", "--report", dest], { label: "dagger call check-tests --report <the retried report>" });
+    expect(check.exitCode).not.toBe(0);
+    expect(tail(check)).toContain("[TESTS_FAILED] FAILED:");
   });
 
   it("dagger call lint", async () => {
