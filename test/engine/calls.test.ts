@@ -4,16 +4,19 @@
  * `npm run test:engine` (see support/global-setup.ts for what it needs). Each call is recorded with
  * its wall time in the results file (support/dagger-cli.ts).
  */
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OPEN_REGISTRY, unusedPort } from "../support/docker.js";
+import { AUTH_REGISTRY, AUTH_REGISTRY_PASSWORD, AUTH_REGISTRY_USER, OPEN_REGISTRY, unusedPort } from "../support/docker.js";
+import { FLAKY_SPEC_FILE, makeFlakyApp } from "../support/flaky-app.js";
 import { startAwsStub, type AwsStub } from "./support/aws-stub.js";
-import { dagger, daggerInBackground, record, tail } from "./support/dagger-cli.js";
+import { dagger, daggerInBackground, EXAMPLE_APP, record, tail } from "./support/dagger-cli.js";
 import { DEPLOY_REGISTRY, ENGINE_GATEWAY, ensureDeployRegistry } from "./support/deploy-registry.js";
 import { exampleAppWith } from "./support/example-app.js";
 import { DEV_UNITS, startInfraLive, type InfraLive } from "./support/infra-live.js";
+import { readPushedImage } from "./support/registry-image.js";
 
 const OUT = mkdtempSync(path.join(tmpdir(), "engine-calls-"));
 /** Where `test --shards 8` exports its report; check-tests and merge-timings read it. */
@@ -24,6 +27,9 @@ const REPOSITORY = `engine-tests/rails-api-${Date.now().toString(36)}`;
 
 /** Well-formed but fake caller keys: the AWS stub answers STS for any key. */
 const CALLER_AWS = { AWS_ACCESS_KEY_ID: "AKIAENGINETESTS00000", AWS_SECRET_ACCESS_KEY: "engineTestsCallerSecretAccessKey00000000" };
+
+/** Examples in the example app's suite (rspec --dry-run). */
+const EXAMPLE_APP_EXAMPLES = 244;
 
 function ok(run: { exitCode: number; stdout: string; stderr: string }): void {
   expect(run.exitCode, tail(run)).toBe(0);
@@ -62,6 +68,39 @@ describe("the module on a real engine", () => {
     const run = await dagger(["call", "test", "--shards", "8", "summary"], { label: "dagger call test --shards 8 summary (warm)" });
     ok(run);
     expect(run.stdout).toMatch(/passed|examples/);
+  });
+
+  it("dagger call test --shards 8 --strategy queue: one queue service, eight workers each with its own postgres and redis; queue.json says which worker ran which batch", async () => {
+    const dest = path.join(OUT, "queue_results");
+    const run = await dagger(["call", "test", "--source", exampleAppWith({}), "--shards", "8", "--strategy", "queue", "report", "export", "--path", dest], { label: "dagger call test --shards 8 --strategy queue report export --path <dir>" });
+    ok(run);
+    const summary = readFileSync(path.join(dest, "summary.txt"), "utf8");
+    expect(summary).toMatch(/^PASSED: (\d+) examples, 0 failed/);
+    expect(Number(/^PASSED: (\d+) examples/.exec(summary)?.[1])).toBe(EXAMPLE_APP_EXAMPLES);
+    const queue = JSON.parse(readFileSync(path.join(dest, "queue.json"), "utf8")) as { workers: number; batches: Array<{ worker: number; seconds?: number }> };
+    expect(queue.workers).toBe(8);
+    expect(queue.batches.length).toBeGreaterThan(8);
+    expect(queue.batches.every((b) => Number.isInteger(b.worker) && b.worker >= 0 && b.worker < 8)).toBe(true);
+    // Every worker took work from the one queue (eight queues would each have run everything).
+    expect(new Set(queue.batches.map((b) => b.worker)).size).toBe(8);
+    for (let i = 0; i < 8; i++) expect(Number(/tests="(\d+)"/.exec(readFileSync(path.join(dest, `junit/shard-${i}.xml`), "utf8"))?.[1]), `worker ${i}`).toBeGreaterThan(0);
+  });
+
+  it("dagger call test --shards 8 --retries 2 on an app with a flaky and an always-failing example: flaky reported flaky, the other failed, the JUnit keeps every attempt; check-tests fails", async () => {
+    const app = await makeFlakyApp(mkdtempSync(path.join(tmpdir(), "engine-flaky-")));
+    const dest = path.join(OUT, "retry_results");
+    const run = await dagger(["call", "test", "--source", app, "--shards", "8", "--retries", "2", "report", "export", "--path", dest], { label: "dagger call test --shards 8 --retries 2 report export --path <dir> (a flaky and a failing example)" });
+    ok(run); // failing examples do not fail `test`: check-tests does
+    const summary = readFileSync(path.join(dest, "summary.txt"), "utf8");
+    expect(summary).toMatch(/^FAILED: \d+ examples, 1 failed, 1 flaky,/);
+    expect(summary).toContain(`${FLAKY_SPEC_FILE}[1:2]  retried examples fails the first time only`);
+    expect(summary).toMatch(/Failures \(1\):\n\s+spec\/flaky\/retry_spec\.rb:\d+\s+retried examples always fails/);
+    const merged = readFileSync(path.join(dest, "junit/merged.xml"), "utf8");
+    expect(merged.match(/<flakyFailure /g)).toHaveLength(1);
+    expect(merged.match(/<rerunFailure /g)).toHaveLength(2); // the failing example's two retries
+    const check = await dagger(["call", "check-tests", "--report", dest], { label: "dagger call check-tests --report <the retried report>" });
+    expect(check.exitCode).not.toBe(0);
+    expect(tail(check)).toContain("[TESTS_FAILED] FAILED:");
   });
 
   it("dagger call lint", async () => {
@@ -146,6 +185,42 @@ describe("images against local registries", () => {
     expect(hit.stdout).toMatch(/cache hit .* \(nothing built\)/);
   });
 
+  it("with-registry-auth: base-image through with-registry-service to the htpasswd registry pushes with the login; without it, refused naming the fix", async () => {
+    const repository = `${REPOSITORY}-auth`;
+    const app = exampleAppWith({ registry: { host: `localhost:${AUTH_REGISTRY.port}`, repository } });
+    const service = ["with-registry-service", "--service", `tcp://localhost:${AUTH_REGISTRY.port}`];
+    const env = { ENGINE_TESTS_REGISTRY_PASSWORD: AUTH_REGISTRY_PASSWORD };
+    const authed = await dagger(["call", ...service, "with-registry-auth", "--username", AUTH_REGISTRY_USER, "--password", "env:ENGINE_TESTS_REGISTRY_PASSWORD", "base-image", "--source", app, "--branch", "da/develop"], { env, label: "dagger call with-registry-service --service tcp://localhost:15001 with-registry-auth ... base-image --branch da/develop (htpasswd registry, miss)" });
+    ok(authed);
+    expect(authed.stdout).toMatch(new RegExp(`cache miss: built and pushed localhost:${AUTH_REGISTRY.port}/${repository}:base-dev-[0-9a-f]{40}@sha256:`));
+    expect(`${authed.stdout}${authed.stderr}`).not.toContain(AUTH_REGISTRY_PASSWORD);
+    const login = `Basic ${Buffer.from(`${AUTH_REGISTRY_USER}:${AUTH_REGISTRY_PASSWORD}`).toString("base64")}`;
+    const tags = (await (await fetch(`http://${AUTH_REGISTRY.host}/v2/${repository}/tags/list`, { headers: { authorization: login } })).json()) as { tags: string[] };
+    expect(tags.tags).toContain("base-dev-latest");
+    const anonymous = await dagger(["call", ...service, "base-image", "--source", app, "--branch", "da/develop"], { label: "dagger call with-registry-service --service tcp://localhost:15001 base-image (no with-registry-auth)" });
+    expect(anonymous.exitCode).not.toBe(0);
+    expect(tail(anonymous)).toContain("[REGISTRY_AUTH_FAILED] registry localhost:15001 refused anonymous access");
+  });
+
+  it("with-github-token: a base-image miss mounts the token as a BuildKit secret; it is in no layer, env, label or history of the pushed image", async () => {
+    const token = `ghp_engineTests${Date.now().toString(36)}0123456789abcdef`;
+    const repository = `${REPOSITORY}-gh`;
+    // One more line in Dockerfile.base proves the build read the secret: it writes the token's hash.
+    const dockerfile = `${readFileSync(path.join(EXAMPLE_APP, "Dockerfile.base"), "utf8")}RUN --mount=type=secret,id=github_token sha256sum /run/secrets/github_token | cut -d' ' -f1 > /github-token.sha256\n`;
+    const app = exampleAppWith({ registry: { host: `localhost:${OPEN_REGISTRY.port}`, repository } }, { "Dockerfile.base": dockerfile });
+    const run = await dagger(["call", "with-registry-service", "--service", `tcp://localhost:${OPEN_REGISTRY.port}`, "with-github-token", "--token", "env:ENGINE_TESTS_GITHUB_TOKEN", "base-image", "--source", app, "--branch", "da/develop"], { env: { ENGINE_TESTS_GITHUB_TOKEN: token }, label: "dagger call with-registry-service ... with-github-token --token env:... base-image --branch da/develop (miss)" });
+    ok(run);
+    expect(`${run.stdout}${run.stderr}`).not.toContain(token);
+    const digest = new RegExp(`${repository}:base-dev-[0-9a-f]{40}@(sha256:[0-9a-f]{64})`).exec(run.stdout)?.[1];
+    expect(digest, run.stdout).toBeDefined();
+    const image = await readPushedImage(OPEN_REGISTRY.host, repository, digest!);
+    expect(image.config).not.toContain(token);
+    expect(image.layers.length).toBeGreaterThan(1);
+    for (const layer of image.layers) expect(layer.includes(token)).toBe(false);
+    const hash = createHash("sha256").update(token).digest("hex");
+    expect(image.layers.some((layer) => layer.includes(hash))).toBe(true);
+  });
+
   it("publish-app-image through with-registry-service is refused before anything is built (dockerBuild pulls FROM by name)", async () => {
     const app = exampleAppWith({ registry: { host: `localhost:${OPEN_REGISTRY.port}`, repository: REPOSITORY } });
     const run = await dagger(["call", "with-registry-service", "--service", `tcp://localhost:${OPEN_REGISTRY.port}`, "publish-app-image", "--source", app, "--branch", "da/develop", "--sha", SHA]);
@@ -198,6 +273,24 @@ describe("deploy, feature environments and KMS against local stand-ins", () => {
     expect(applies.map((r) => path.basename(r.cwd))).toEqual(["clockwork", "sidekiq", "rails-api"]);
     for (const r of applies) expect(r).toMatchObject({ imageVersion: SHA, hasAccessKey: true, hasSessionToken: true, region: "us-west-2" });
     expect(stub.standIn.some((r) => r.tool === "aws" && r.args.slice(0, 4).join(" ") === "eks update-kubeconfig --name eks-dev")).toBe(true);
+  });
+
+  it("with-aws-web-identity: deploy --env dev assumes the CI role with the OIDC token at the stub (AssumeRoleWithWebIdentity), then the deploy role", async () => {
+    // A JWT's shape (the module refuses anything else, and an expired one, before calling STS).
+    const part = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const token = `${part({ alg: "RS256", typ: "JWT" })}.${part({ iss: "https://oidc.circleci.com/org/engine-tests", sub: "org/engine-tests/project/p", exp: Math.floor(Date.now() / 1000) + 3600 })}.engineTestsSignature`;
+    const ciRole = "arn:aws:iam::004671295794:role/ci";
+    const before = stub.calls.length;
+    const identity = ["with-aws-endpoint", "--endpoint", `tcp://localhost:${stub.port}`, "with-aws-web-identity", "--token", "env:ENGINE_TESTS_OIDC_TOKEN", "--role-arn", ciRole];
+    const run = await dagger(["call", ...identity, "deploy", "--source", app, "--env", "dev", "--branch", "da/develop", "--sha", SHA, "--allow-dirty"], { env: { ENGINE_TESTS_OIDC_TOKEN: token }, label: "dagger call with-aws-endpoint ... with-aws-web-identity --token env:... --role-arn <ci role> deploy --env dev" });
+    ok(run);
+    expect(run.stdout).toContain("to dev: succeeded");
+    expect(`${run.stdout}${run.stderr}`).not.toContain(token);
+    const sts = stub.calls.slice(before).filter((c) => c.service === "sts");
+    const web = sts.filter((c) => c.action === "AssumeRoleWithWebIdentity");
+    expect(web.length).toBeGreaterThan(0);
+    for (const c of web) expect(c.params).toMatchObject({ RoleArn: ciRole, WebIdentityTokenSha256: createHash("sha256").update(token).digest("hex") });
+    expect(sts.filter((c) => c.action === "AssumeRole").map((c) => c.params.RoleArn)).toContain("arn:aws:iam::392216643236:role/auto-deploy");
   });
 
   it("feature-deploy, then feature-teardown: six units applied, then destroyed in reverse and removed", async () => {

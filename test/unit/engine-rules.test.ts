@@ -6,7 +6,7 @@
  * backport-0.21 of dagger/dagger).
  */
 import path from "node:path";
-import { dag, ReturnType, type Secret, type Service } from "@dagger.io/dagger";
+import { CacheSharingMode, dag, ReturnType, type Secret, type Service } from "@dagger.io/dagger";
 import { afterAll, describe, expect, it } from "vitest";
 import type { RunCredentials } from "../../modules/pipeline/src/run-credentials.js";
 import { daggerInfraEffects, cloneInfraLive } from "../../modules/pipeline/src/deploy.js";
@@ -19,12 +19,13 @@ import { runPlan } from "../../modules/pipeline/src/plan.js";
 import { buildServeImage, serveApp, servePod, servePostgres, serveRedis } from "../../modules/pipeline/src/serve.js";
 import { DaggerTerragrunt, credentialSecrets } from "../../modules/pipeline/src/terragrunt.js";
 import { runLint, runTests } from "../../modules/pipeline/src/test-suite.js";
+import { TestStrategy } from "../../modules/pipeline/src/test-strategy.js";
 import { Pipeline } from "../../modules/pipeline/src/index.js";
 import { readTree } from "../support/engine/files.js";
 import { installEngineModel, restoreFetch } from "../support/engine/in-process.js";
 import type { EngineModel, World } from "../support/engine/model.js";
 import type { ExecCall, ServiceObj } from "../support/engine/objects.js";
-import { acceptsExitCode, answeredFromCache, concurrentWritersShareVolume, engineRegistryScheme, serviceStartError, upError, type ReturnType as Expect } from "../support/engine/rules.js";
+import { acceptsExitCode, answeredFromCache, cacheLockDeadlock, concurrentWritersShareVolume, heldCacheLocks, engineRegistryScheme, serviceStartError, upError, type ReturnType as Expect } from "../support/engine/rules.js";
 import { REPO_ROOT } from "../support/introspect.js";
 
 const FIXTURE = path.join(REPO_ROOT, "test/fixtures/rails-api");
@@ -300,6 +301,51 @@ describe("a SHARED cache volume is written by every concurrent user (core/schema
     expect(cache).toMatchObject({ cacheKey: "terraform-plugin-cache", sharing: "PRIVATE" });
     expect(concurrentWritersShareVolume(cache.sharing!)).toBe(false);
     expect(concurrentWritersShareVolume("SHARED")).toBe(true);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+describe("an exec holds its LOCKED/PRIVATE cache volumes while it starts its services, a service for its whole life (core/container_exec.go, core/service.go)", () => {
+  const shardJunit = `<?xml version="1.0"?><testsuite name="rspec" tests="1" failures="0" errors="0" skipped="0" time="1.0"><testcase classname="a" name="x" file="./spec/models/loan_spec.rb" time="1.0"/></testsuite>`;
+
+  it("the rule: only LOCKED and PRIVATE lock, and only a volume both hold deadlocks", () => {
+    expect(heldCacheLocks([{ kind: "cache", cacheKey: "b", sharing: "LOCKED" }, { kind: "cache", cacheKey: "a", sharing: "PRIVATE" }, { kind: "cache", cacheKey: "c", sharing: "SHARED" }, { kind: "directory" }])).toEqual(["a", "b"]);
+    expect(cacheLockDeadlock({ args: ["x"], heldLocks: ["a"] }, { hostname: "h", alias: "s", heldLocks: ["b"] })).toBeNull();
+    expect(cacheLockDeadlock({ args: ["x"], heldLocks: ["a"] }, { hostname: "h", alias: "s", heldLocks: ["a"] })).toContain("deadlock");
+  });
+
+  it("an exec bound to a service made from the same container with a LOCKED cache hangs; withoutMount first runs (broken graph)", async () => {
+    await installEngineModel({ exec: () => ({ exitCode: 0 }) });
+    const base = dag.container().from("ruby").withMountedCache("/var/cache/apt", dag.cacheVolume("apt"), { sharing: CacheSharingMode.Locked }).withExec(["apt-get", "install", "x"]);
+    const hangs = (ctr: typeof base) => ctr.withServiceBinding("queue", ctr.withExposedPort(7878).asService({ args: ["ruby", "server.rb"] })).withExec(["ruby", "worker.rb"]).sync();
+    await expect(hangs(base)).rejects.toThrow(/deadlock: .*holds the lock of cache volume\(s\) apt and waits for its bound service "queue"/);
+    await expect(hangs(base.withoutMount("/var/cache/apt"))).resolves.toBeDefined();
+  });
+
+  it("test --strategy queue: the queue service and the shards do not carry the test image's apt cache (found on a real engine: it hung)", async () => {
+    const model = await installEngineModel({
+      hostDirectories: app({ "pipeline.json": JSON.stringify({ test: { shards: 2 } }) }),
+      exec(c) {
+        if (c.args[1] !== "/pipeline/run-shard.sh") return undefined;
+        const worker = /queue 7878 (worker-\d)/.exec(c.readFile("/pipeline/run-shard.sh") ?? "")?.[1] ?? "";
+        return { exitCode: 0, files: { "/pipeline/out/junit.xml": shardJunit, "/pipeline/out/seconds": "1.0\n", "/pipeline/out/batches.json": JSON.stringify({ worker, batches: [] }) } };
+      },
+    });
+    const report = await runTests(source(), { shardIndex: -1, strategy: TestStrategy.queue }, { aws: {} });
+    // Both workers ran (a deadlocked exec never runs: the model fails it before it starts).
+    expect(model.execs.filter((e) => e.call.args[1] === "/pipeline/run-shard.sh"), report.summary).toHaveLength(2);
+    expect(report.summary).not.toContain("deadlock");
+  });
+
+  it("test (static): no shard holds a write-locked cache volume, so the shards run side by side, not one after another", async () => {
+    const model = await installEngineModel({
+      hostDirectories: app({ "pipeline.json": JSON.stringify({ test: { shards: 3 } }) }),
+      exec: (c) => (c.args[1] === "/pipeline/run-shard.sh" ? { exitCode: 0, files: { "/pipeline/out/junit.xml": shardJunit, "/pipeline/out/seconds": "1.0\n" } } : undefined),
+    });
+    await runTests(source(), { shardIndex: -1 }, { aws: {} });
+    const shards = model.execs.filter((e) => e.call.args[1] === "/pipeline/run-shard.sh");
+    expect(shards).toHaveLength(3);
+    for (const s of shards) expect(heldCacheLocks(s.call.mounts)).toEqual([]);
   });
 });
 

@@ -47,6 +47,7 @@ export interface TestOptions {
 }
 
 const OUT = "/pipeline/out";
+const APT_CACHE = "/var/cache/apt";
 const SOURCE_EXCLUDE = ["tmp", "log", "node_modules", ".git", "test_results", ".pipeline"];
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -79,8 +80,13 @@ export async function testRunner(source: Directory, config: PipelineConfig, cred
   const files = await readDependencyFiles(source, config); // fails early, naming Gemfile/Gemfile.lock/Dockerfile.base
   const plan = planBaseImageBuild({ config, files, devVariant: true, pushLatest: false });
   return (await testBaseImage(source, config, plan, credentials))
-    .withMountedCache("/var/cache/apt", dag.cacheVolume("pipeline-apt-cache"), { sharing: CacheSharingMode.Locked })
+    .withMountedCache(APT_CACHE, dag.cacheVolume("pipeline-apt-cache"), { sharing: CacheSharingMode.Locked })
     .withExec(["sh", "-c", SHARD_CLIENTS_SCRIPT])
+    // A mounted cache stays in every container made from this one, and the engine holds a LOCKED
+    // volume's lock for the whole life of each exec and service that carries it
+    // (core/container_exec.go, core/service.go lockMountedCaches): the shards would run one at a
+    // time, and a shard bound to the queue service (made from this image) would wait for ever.
+    .withoutMount(APT_CACHE)
     .withDirectory(config.images.workdir, source, { exclude: SOURCE_EXCLUDE })
     .withWorkdir(config.images.workdir);
 }

@@ -14,6 +14,7 @@
  *
  * Every request is recorded without secrets (no Authorization header, no secret body fields).
  */
+import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -135,6 +136,9 @@ export async function startAwsStub(port = 0): Promise<AwsStub> {
       const form = new URLSearchParams(text);
       const action = form.get("Action") ?? "";
       const params = Object.fromEntries([...form.entries()].filter(([k]) => !SECRET_FIELDS.has(k)));
+      // The web identity token itself is a secret: its hash says which token arrived.
+      const token = form.get("WebIdentityToken");
+      if (token) params.WebIdentityTokenSha256 = createHash("sha256").update(token).digest("hex");
       calls.push({ service: "sts", action, params });
       const roleArn = form.get("RoleArn") ?? "";
       const session = form.get("RoleSessionName") ?? "session";

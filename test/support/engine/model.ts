@@ -37,9 +37,11 @@ import {
 import {
   acceptsExitCode,
   buildSecretMountPath,
+  cacheLockDeadlock,
   emptyImageConfig,
   engineRegistryScheme,
   execFailureMessage,
+  heldCacheLocks,
   isLoopbackHost,
   loopbackUnreachable,
   missingBuildSecretError,
@@ -763,7 +765,15 @@ export class EngineModel {
     };
     try {
       this.evaluate(new ContainerObj(s));
-      for (const b of s.services) this.startService(b.service);
+      const heldLocks = heldCacheLocks(s.mounts.map((m) => ({ kind: m.kind, cacheKey: m.cache?.key, sharing: m.cache?.sharing })));
+      for (const b of s.services) {
+        if (b.service.source.kind === "container") {
+          const serviceLocks = heldCacheLocks(b.service.source.container.state.mounts.map((m) => ({ kind: m.kind, cacheKey: m.cache?.key, sharing: m.cache?.sharing })));
+          const deadlock = cacheLockDeadlock({ args: exec.args, heldLocks }, { hostname: b.service.hostname, alias: b.alias, heldLocks: serviceLocks });
+          if (deadlock) throw new EngineError(deadlock);
+        }
+        this.startService(b.service);
+      }
     } catch (err) {
       return fail(err instanceof EngineError ? err : new EngineError(String(err)));
     }

@@ -198,8 +198,41 @@ export type CacheSharingMode = "SHARED" | "PRIVATE" | "LOCKED";
 /**
  * `withMountedCache` defaults to SHARED (`core/schema/cache.go`: `default:"SHARED"`): concurrent
  * execs, of this run or of another session on the same engine, write the volume at the same time;
- * LOCKED serialises them (`core/cache.go`: "will serialize the writes"), PRIVATE gives each its own.
+ * LOCKED serialises them (`core/cache.go`: "will serialize the writes"), and in 0.21 so does
+ * PRIVATE (`core/container_exec.go`, `cacheSharingModeLocksWrites`: "Stop-gap: PRIVATE is
+ * implemented with the same serialized writes as LOCKED").
  */
 export function concurrentWritersShareVolume(mode: CacheSharingMode): boolean {
   return mode === "SHARED";
+}
+
+/** LOCKED and PRIVATE volumes are held by one exec or service at a time (`core/container_exec.go`, `cacheSharingModeLocksWrites`). */
+export function cacheSharingLocksWrites(mode: CacheSharingMode): boolean {
+  return mode === "LOCKED" || mode === "PRIVATE";
+}
+
+/** The cache volumes a container's process holds while it runs: its write-locking cache mounts (`core/container_exec.go`, `lockMountedCaches`). */
+export function heldCacheLocks(mounts: ReadonlyArray<{ kind: string; cacheKey?: string; sharing?: CacheSharingMode }>): string[] {
+  return [...new Set(mounts.filter((m) => m.kind === "cache" && m.cacheKey !== undefined && cacheSharingLocksWrites(m.sharing ?? "SHARED")).map((m) => m.cacheKey!))].sort();
+}
+
+/**
+ * A mounted cache volume is carried by every container derived from the one that mounted it, and
+ * its lock is held for the whole life of a process:
+ * - an exec takes the locks of its write-locking cache mounts (`core/container_exec.go`,
+ *   `ContainerExecState.Evaluate`: `lockMountedCaches` ... `defer releaseLockedCaches()`) BEFORE it
+ *   starts its bound services (`svcs.StartBindings`, further down the same function);
+ * - a service takes the locks of ITS cache mounts when it starts and keeps them until it stops
+ *   (`core/service.go`, `startContainer`: `lockMountedCaches` with the release as a cleanup).
+ * So an exec bound to a service that mounts a volume the exec holds waits for ever: the service
+ * cannot start until the exec ends, the exec cannot run until the service starts (a real engine
+ * sat idle for 13 minutes on `test --strategy queue`, the queue service and the shards all made
+ * from a container with the apt cache LOCKED). And every exec holding a lock runs after the
+ * previous holder ended: concurrent shards holding one become sequential.
+ * Returns the hang the engine would show, or null.
+ */
+export function cacheLockDeadlock(exec: { args: readonly string[]; heldLocks: readonly string[] }, service: { hostname: string; alias: string; heldLocks: readonly string[] }): string | null {
+  const both = exec.heldLocks.filter((k) => service.heldLocks.includes(k));
+  if (both.length === 0) return null;
+  return `deadlock: the exec ${JSON.stringify(exec.args.join(" "))} holds the lock of cache volume(s) ${both.join(", ")} and waits for its bound service "${service.alias}" (${service.hostname}), which needs the same lock to start: the engine hangs here for ever`;
 }
