@@ -10,6 +10,7 @@ import { listSourceFiles } from "../../modules/pipeline/cli/source-dir.js";
 import { ERROR_CODES, type ErrorCode } from "../../modules/pipeline/src/lib/errors.js";
 import { PipelineError } from "../../modules/pipeline/src/lib/errors.js";
 import { REPO_ROOT } from "../support/introspect.js";
+import { thrown } from "../support/errors.js";
 
 const KNAPSACK = path.resolve(REPO_ROOT, "../shared/data/timings/ecf_knapsack_rspec_report.json");
 const JUNIT = path.resolve(REPO_ROOT, "../shared/data/junit/safecast_rspec_186tests.xml");
@@ -341,15 +342,9 @@ describe("parseFlags (shared by the npm CLIs)", () => {
     ["a flag given twice", ["--name", "x", "--name=y"], `cmd: --name is given 2 times ("x", then "y")`],
     ["a switch given twice", ["--name", "x", "--verbose", "--verbose"], "cmd: --verbose is given 2 times"],
   ])("rejects %s with ARGUMENT_INVALID naming the flag", (_name, argv, fragment) => {
-    let err: unknown;
-    try {
-      parseFlags(argv, spec, { command: "cmd" });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(PipelineError);
-    expect((err as PipelineError).code).toBe("ARGUMENT_INVALID");
-    expect((err as PipelineError).message).toContain(fragment);
+    const err = thrown(() => parseFlags(argv, spec, { command: "cmd" }));
+    expect(err.code).toBe("ARGUMENT_INVALID");
+    expect(err.message).toContain(fragment);
   });
 
   it("formats usage", () => {

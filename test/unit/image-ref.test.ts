@@ -24,8 +24,8 @@ import {
   tokenUrl,
   trustedTokenRealm,
 } from "../../modules/pipeline/src/lib/image-ref.js";
-import { PipelineError } from "../../modules/pipeline/src/lib/errors.js";
 import { resolveRef } from "../../modules/pipeline/src/lib/refs.js";
+import { thrown } from "../support/errors.js";
 
 const DIGEST = "sha256:" + "ab".repeat(32);
 const SHA = "0123456789abcdef0123456789abcdef01234567";
@@ -179,16 +179,10 @@ describe("trustedTokenRealm: where registry credentials may go", () => {
     ["a relative realm", "/token", "ghcr.io", "is not a URL"],
     ["an empty realm", "", "ghcr.io", "is missing"],
   ])("refuses %s with a coded error", (_name, realm, host, fragment) => {
-    let err: unknown;
-    try {
-      trustedTokenRealm(realm, registryOrigin(host));
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(PipelineError);
-    expect((err as PipelineError).code).toBe("REGISTRY_AUTH_CHALLENGE_INVALID");
-    expect((err as Error).message).toContain(fragment);
-    expect((err as Error).message).toContain("no credentials were sent");
+    const err = thrown(() => trustedTokenRealm(realm, registryOrigin(host)));
+    expect(err.code).toBe("REGISTRY_AUTH_CHALLENGE_INVALID");
+    expect(err.message).toContain(fragment);
+    expect(err.message).toContain("no credentials were sent");
   });
 });
 
